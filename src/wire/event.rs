@@ -1,0 +1,310 @@
+//! Every event of the protocol as a Rust value, and the catalogue of names.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use crate::model::{
+    Configuration, EndpointInfo, Node, NodeConfig, NodeOutputs, ResultRecord, State,
+    SupervisorStatus,
+};
+
+/// `notify_agent_hello`'s arguments, whose shape changed after the seed API.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AgentHello {
+    /// seed: `(instance: string, host: addr, api_version: count)`.
+    Seed {
+        instance: String,
+        host: IpAddr,
+        api_version: u64,
+    },
+    /// Zeek >= 5.0: `(instance: string, id: string, connecting: bool,
+    /// api_version: count)`.
+    Current {
+        instance: String,
+        /// The agent's Broker node id.
+        id: String,
+        /// True when the agent connects to the controller.
+        connecting: bool,
+        api_version: u64,
+    },
+}
+
+/// One event of `PROTOCOL.md`'s catalogue, in either direction.
+///
+/// Zeek sets (`set[string]`) are `BTreeSet`s: duplicates merge and the
+/// Broker encoding lists members sorted, as zeek-client does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    // ---- controller -> agent (Management::Agent::API) ----
+    SetConfigurationRequest {
+        reqid: String,
+        config: Configuration,
+    },
+    DeployRequest {
+        reqid: String,
+        config: Configuration,
+        force: bool,
+    },
+    GetNodesRequest {
+        reqid: String,
+    },
+    NodeDispatchRequest {
+        reqid: String,
+        action: Vec<String>,
+        nodes: BTreeSet<String>,
+    },
+    AgentWelcomeRequest {
+        reqid: String,
+    },
+    AgentStandbyRequest {
+        reqid: String,
+    },
+    RestartRequest {
+        reqid: String,
+        nodes: BTreeSet<String>,
+    },
+
+    // ---- agent -> controller ----
+    SetConfigurationResponse {
+        reqid: String,
+        results: Vec<ResultRecord>,
+    },
+    DeployResponse {
+        reqid: String,
+        results: Vec<ResultRecord>,
+    },
+    GetNodesResponse {
+        reqid: String,
+        result: ResultRecord,
+    },
+    NodeDispatchResponse {
+        reqid: String,
+        results: Vec<ResultRecord>,
+    },
+    AgentWelcomeResponse {
+        reqid: String,
+        result: ResultRecord,
+    },
+    AgentStandbyResponse {
+        reqid: String,
+        result: ResultRecord,
+    },
+    RestartResponse {
+        reqid: String,
+        results: Vec<ResultRecord>,
+    },
+    NotifyAgentHello(AgentHello),
+    NotifyChange {
+        instance: String,
+        node: Node,
+        old: State,
+        new: State,
+    },
+    NotifyError {
+        instance: String,
+        msg: String,
+        node: String,
+    },
+    NotifyLog {
+        instance: String,
+        msg: String,
+        node: String,
+    },
+
+    // ---- agent <-> cluster nodes (Management::Node::API) ----
+    /// `Management::Node::API::node_dispatch_request`, the agent's fan-out.
+    NodeApiDispatchRequest {
+        reqid: String,
+        action: Vec<String>,
+        nodes: BTreeSet<String>,
+    },
+    /// `Management::Node::API::node_dispatch_response`, one node's answer.
+    NodeApiDispatchResponse {
+        reqid: String,
+        result: ResultRecord,
+    },
+    NotifyNodeHello {
+        node: String,
+    },
+
+    // ---- agent <-> Zeek Supervisor (SupervisorControl) ----
+    SupervisorCreateRequest {
+        reqid: String,
+        node: NodeConfig,
+    },
+    SupervisorStatusRequest {
+        reqid: String,
+        node: String,
+    },
+    SupervisorDestroyRequest {
+        reqid: String,
+        node: String,
+    },
+    SupervisorRestartRequest {
+        reqid: String,
+        node: String,
+    },
+    /// `result` is `""` on success, else the error.
+    SupervisorCreateResponse {
+        reqid: String,
+        result: String,
+    },
+    SupervisorStatusResponse {
+        reqid: String,
+        result: SupervisorStatus,
+    },
+    SupervisorDestroyResponse {
+        reqid: String,
+        result: bool,
+    },
+    SupervisorRestartResponse {
+        reqid: String,
+        result: bool,
+    },
+    /// `Management::Supervisor::API::notify_node_exit` from the Supervisor shim.
+    NotifyNodeExit {
+        node: String,
+        outputs: NodeOutputs,
+    },
+
+    // ---- transport ----
+    PeerAdded {
+        endpoint: EndpointInfo,
+        msg: String,
+    },
+    PeerLost {
+        endpoint: EndpointInfo,
+        msg: String,
+    },
+}
+
+macro_rules! event_names {
+    ($($variant:ident => $full:literal,)+) => {
+        /// The name of an event kind.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum EventName {
+            $($variant),+
+        }
+
+        impl EventName {
+            /// Every event of the catalogue.
+            pub const ALL: &'static [EventName] = &[$(EventName::$variant),+];
+
+            /// The fully qualified Zeek name.
+            pub fn full(self) -> &'static str {
+                match self {
+                    $(EventName::$variant => $full),+
+                }
+            }
+
+            fn from_full(name: &str) -> Option<EventName> {
+                match name {
+                    $($full => Some(EventName::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl Event {
+            /// This event's name.
+            pub fn name(&self) -> EventName {
+                match self {
+                    $(Event::$variant { .. } => EventName::$variant),+
+                }
+            }
+        }
+    };
+}
+
+event_names! {
+    SetConfigurationRequest => "Management::Agent::API::set_configuration_request",
+    DeployRequest => "Management::Agent::API::deploy_request",
+    GetNodesRequest => "Management::Agent::API::get_nodes_request",
+    NodeDispatchRequest => "Management::Agent::API::node_dispatch_request",
+    AgentWelcomeRequest => "Management::Agent::API::agent_welcome_request",
+    AgentStandbyRequest => "Management::Agent::API::agent_standby_request",
+    RestartRequest => "Management::Agent::API::restart_request",
+    SetConfigurationResponse => "Management::Agent::API::set_configuration_response",
+    DeployResponse => "Management::Agent::API::deploy_response",
+    GetNodesResponse => "Management::Agent::API::get_nodes_response",
+    NodeDispatchResponse => "Management::Agent::API::node_dispatch_response",
+    AgentWelcomeResponse => "Management::Agent::API::agent_welcome_response",
+    AgentStandbyResponse => "Management::Agent::API::agent_standby_response",
+    RestartResponse => "Management::Agent::API::restart_response",
+    NotifyAgentHello => "Management::Agent::API::notify_agent_hello",
+    NotifyChange => "Management::Agent::API::notify_change",
+    NotifyError => "Management::Agent::API::notify_error",
+    NotifyLog => "Management::Agent::API::notify_log",
+    NodeApiDispatchRequest => "Management::Node::API::node_dispatch_request",
+    NodeApiDispatchResponse => "Management::Node::API::node_dispatch_response",
+    NotifyNodeHello => "Management::Node::API::notify_node_hello",
+    SupervisorCreateRequest => "SupervisorControl::create_request",
+    SupervisorStatusRequest => "SupervisorControl::status_request",
+    SupervisorDestroyRequest => "SupervisorControl::destroy_request",
+    SupervisorRestartRequest => "SupervisorControl::restart_request",
+    SupervisorCreateResponse => "SupervisorControl::create_response",
+    SupervisorStatusResponse => "SupervisorControl::status_response",
+    SupervisorDestroyResponse => "SupervisorControl::destroy_response",
+    SupervisorRestartResponse => "SupervisorControl::restart_response",
+    NotifyNodeExit => "Management::Supervisor::API::notify_node_exit",
+    PeerAdded => "Broker::peer_added",
+    PeerLost => "Broker::peer_lost",
+}
+
+const AGENT_API: &str = "Management::Agent::API::";
+
+impl EventName {
+    /// Looks a name up. The short form (`get_nodes_request`) is accepted for
+    /// agent API events when `allow_short` (plain JSON input).
+    pub fn lookup(name: &str, allow_short: bool) -> Option<EventName> {
+        if let Some(found) = EventName::from_full(name) {
+            return Some(found);
+        }
+        if allow_short && !name.contains("::") {
+            return EventName::from_full(&format!("{AGENT_API}{name}"));
+        }
+        None
+    }
+
+    /// Whether this is a `Management::Agent::API` event.
+    pub fn is_agent_api(self) -> bool {
+        self.full().starts_with(AGENT_API)
+    }
+
+    /// The name used in messages: short for agent API events
+    /// (`deploy_request`), fully qualified for the others.
+    pub fn display(self) -> &'static str {
+        let full = self.full();
+        full.strip_prefix(AGENT_API).unwrap_or(full)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        for name in EventName::ALL {
+            assert_eq!(EventName::lookup(name.full(), false), Some(*name));
+        }
+        let mut fulls: Vec<_> = EventName::ALL.iter().map(|n| n.full()).collect();
+        fulls.sort_unstable();
+        fulls.dedup();
+        assert_eq!(fulls.len(), EventName::ALL.len());
+    }
+
+    #[test]
+    fn short_names_mean_the_agent_api() {
+        assert_eq!(
+            EventName::lookup("node_dispatch_request", true),
+            Some(EventName::NodeDispatchRequest)
+        );
+        assert_eq!(
+            EventName::lookup("restart_request", true),
+            Some(EventName::RestartRequest)
+        );
+        assert_eq!(EventName::lookup("restart_request", false), None);
+        assert_eq!(EventName::lookup("create_response", true), None);
+    }
+}
