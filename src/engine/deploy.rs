@@ -1,0 +1,633 @@
+//! `set_configuration_request` (seed) and `deploy_request` (Zeek >= 5.0),
+//! and standby, which is a deploy of no configuration.
+//!
+//! A deploy is an operation with phases: validate, adopt, tear the old
+//! nodes down (seed: destroy the previous configuration's nodes; Zeek >=
+//! 5.0: ask the Supervisor for its status and destroy every node that is
+//! not a management node), then start the new nodes in stages (loggers ->
+//! manager -> proxies -> workers) and wait for each to check in. The
+//! requests waiting on it are answered when every local node has checked
+//! in or failed, when they time out, or when a newer deploy supersedes it.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use super::agent::{Engine, Pending};
+use super::nodes::ManagedNode;
+use super::output::LogLevel;
+use super::requests::RequestKind;
+use super::timers::{Timer, TimerKey};
+use super::validate::{validate_configuration, MANAGEMENT_NODE_SCRIPT};
+use crate::model::{
+    ClusterEndpoint, Configuration, NodeConfig, Port, ResultData, ResultRecord, State,
+    SupervisorStatus,
+};
+use crate::supervisor::{Command, CommandId};
+use crate::wire::{Dialect, Encoding, Event};
+
+/// The env entry that marks Zeek's own management processes (agent,
+/// controller) among supervised nodes.
+pub const MANAGEMENT_NODE_ENV: &str = "ZEEK_MANAGEMENT_NODE";
+
+/// A deploy being carried out.
+pub(crate) struct DeployOp {
+    pub(crate) id: u64,
+    /// The configuration being deployed; `None` for standby.
+    pub(crate) config_id: Option<String>,
+    /// Requests waiting for the outcome.
+    pub(crate) waiters: Vec<String>,
+    /// The status round trip that precedes teardown (Zeek >= 5.0).
+    pub(crate) status: Option<CommandId>,
+    /// Destroys the launch waits for.
+    pub(crate) destroys: BTreeSet<CommandId>,
+    /// Teardown is over and the launch has begun.
+    pub(crate) launched: bool,
+    /// Start stages not yet launched.
+    pub(crate) stages: VecDeque<Vec<String>>,
+    /// The stage launched last.
+    pub(crate) stage: Vec<String>,
+    pub(crate) stage_timer: Option<TimerKey>,
+    /// The last stage's wait is over, ready or not.
+    pub(crate) stage_expired: bool,
+    /// The cluster table every node receives.
+    pub(crate) cluster: BTreeMap<String, ClusterEndpoint>,
+}
+
+/// How a waiting request is answered.
+enum Outcome<'a> {
+    Done,
+    TimedOut,
+    Superseded(&'a str),
+}
+
+impl Engine {
+    /// `force` is `None` for `set_configuration_request`, which has no
+    /// same-id short cut.
+    pub(crate) fn on_deploy_request(
+        &mut self,
+        reqid: String,
+        config: Configuration,
+        force: Option<bool>,
+        encoding: Encoding,
+    ) {
+        let kind = if force.is_some() {
+            RequestKind::Deploy
+        } else {
+            RequestKind::SetConfiguration
+        };
+        if force == Some(false) {
+            let joins = self
+                .deploy
+                .as_ref()
+                .is_some_and(|op| op.config_id.as_deref() == Some(config.id.as_str()));
+            if joins {
+                // The same configuration is being deployed: wait for that.
+                self.log(
+                    LogLevel::Info,
+                    format!(
+                        "deploy {reqid} waits for the deploy of configuration {} in flight",
+                        config.id
+                    ),
+                );
+                self.register_request(&reqid, kind, encoding);
+                if let Some(op) = self.deploy.as_mut() {
+                    op.waiters.push(reqid);
+                }
+                return;
+            }
+            if self.config.as_ref().is_some_and(|c| c.id == config.id) {
+                self.log(
+                    LogLevel::Info,
+                    format!("already running configuration {}", config.id),
+                );
+                let results = vec![ResultRecord::success(&reqid, &self.cfg.name)];
+                self.answer(encoding, Event::DeployResponse { reqid, results });
+                return;
+            }
+        }
+        let problems = validate_configuration(&config);
+        if !problems.is_empty() {
+            self.log(
+                LogLevel::Warning,
+                format!(
+                    "configuration {} refused: {}",
+                    config.id,
+                    problems.join("; ")
+                ),
+            );
+            let results = problems
+                .into_iter()
+                .map(|p| ResultRecord::failure(&reqid, &self.cfg.name, p))
+                .collect();
+            let event = match kind {
+                RequestKind::Deploy => Event::DeployResponse { reqid, results },
+                _ => Event::SetConfigurationResponse { reqid, results },
+            };
+            self.answer(encoding, event);
+            return;
+        }
+        self.register_request(&reqid, kind, encoding);
+        self.start_deploy(Some(config), reqid);
+    }
+
+    /// Standby: stop every cluster node by deploying no configuration, then
+    /// answer (once the nodes are gone).
+    pub(crate) fn on_standby_request(&mut self, reqid: String, encoding: Encoding) {
+        self.register_request(&reqid, RequestKind::Standby, encoding);
+        self.start_deploy(None, reqid);
+    }
+
+    fn start_deploy(&mut self, target: Option<Configuration>, waiter: String) {
+        let id = self.next_id();
+        if let Some(old) = self.deploy.take() {
+            self.supersede(old, &waiter);
+        }
+
+        // Adopt: the previous nodes retire (those never created just go),
+        // the new local nodes are planned.
+        for (name, node) in std::mem::take(&mut self.nodes.managed) {
+            if node.create.is_some() {
+                self.nodes.retiring.insert(name, node);
+            }
+        }
+        self.outputs.clear();
+        if let Some(config) = &target {
+            for node in config.nodes.iter().filter(|n| n.instance == self.cfg.name) {
+                self.nodes
+                    .managed
+                    .insert(node.name.clone(), ManagedNode::planned(node.clone()));
+            }
+        }
+        let config_id = target.as_ref().map(|c| c.id.clone());
+        self.config = target;
+        match &config_id {
+            Some(cid) => self.notify_log(
+                format!(
+                    "deploying configuration {cid}: {} nodes on this instance",
+                    self.nodes.managed.len()
+                ),
+                "",
+            ),
+            None => self.notify_log("standing by: stopping all cluster nodes".to_owned(), ""),
+        }
+
+        let mut op = DeployOp {
+            id,
+            config_id,
+            waiters: vec![waiter],
+            status: None,
+            destroys: BTreeSet::new(),
+            launched: false,
+            stages: VecDeque::new(),
+            stage: Vec::new(),
+            stage_timer: None,
+            stage_expired: false,
+            cluster: BTreeMap::new(),
+        };
+        // Destroys still in flight from a superseded deploy hold this one up
+        // too: the new nodes must not start before the old ones are gone.
+        for (command, pending) in self.commands.iter_mut() {
+            if let Pending::Destroy { op: owner, .. } = pending {
+                *owner = id;
+                op.destroys.insert(*command);
+            }
+        }
+        self.deploy = Some(op);
+
+        if self.cfg.dialect == Dialect::Seed {
+            let to_stop: Vec<String> = self
+                .nodes
+                .retiring
+                .keys()
+                .filter(|n| !self.destroy_in_flight(n))
+                .cloned()
+                .collect();
+            for name in to_stop {
+                self.destroy_node(&name, id);
+            }
+        } else {
+            let status = self.command(
+                Command::Status {
+                    node: String::new(),
+                },
+                Pending::DeployStatus { op: id },
+            );
+            if let Some(op) = self.deploy.as_mut() {
+                op.status = Some(status);
+            }
+        }
+        self.continue_deploy();
+    }
+
+    fn supersede(&mut self, old: DeployOp, by: &str) {
+        if let Some(timer) = old.stage_timer {
+            self.timers.cancel(timer);
+        }
+        let reason = format!(
+            "superseded by request '{}'",
+            crate::wire::escape_for_message(by)
+        );
+        for waiter in old.waiters {
+            self.answer_waiter(&waiter, Outcome::Superseded(&reason));
+        }
+    }
+
+    pub(crate) fn destroy_in_flight(&self, node: &str) -> bool {
+        self.commands
+            .values()
+            .any(|p| matches!(p, Pending::Destroy { node: n, .. } if n == node))
+    }
+
+    fn destroy_node(&mut self, name: &str, op: u64) {
+        let command = self.command(
+            Command::Destroy {
+                node: name.to_owned(),
+            },
+            Pending::Destroy {
+                op,
+                node: name.to_owned(),
+            },
+        );
+        if let Some(current) = self.deploy.as_mut().filter(|d| d.id == op) {
+            current.destroys.insert(command);
+        }
+    }
+
+    /// The Supervisor's status for a deploy (Zeek >= 5.0): destroy every
+    /// supervised node that is not a management node.
+    pub(crate) fn on_deploy_status(&mut self, op: u64, status: &SupervisorStatus) {
+        let Some(current) = self.deploy.as_mut().filter(|d| d.id == op) else {
+            return; // superseded; the newer deploy asked for its own status
+        };
+        current.status = None;
+        for (name, supervised) in &status.nodes {
+            if supervised.node.env.contains_key(MANAGEMENT_NODE_ENV) || self.destroy_in_flight(name)
+            {
+                continue;
+            }
+            self.destroy_node(name, op);
+        }
+        // Retiring nodes the Supervisor no longer has are already gone.
+        let gone: Vec<String> = self
+            .nodes
+            .retiring
+            .keys()
+            .filter(|n| !status.nodes.contains_key(n.as_str()) && !self.destroy_in_flight(n))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.retire_stopped(&name);
+        }
+        self.continue_deploy();
+    }
+
+    pub(crate) fn on_destroyed(&mut self, id: CommandId, ok: bool) {
+        let Some(Pending::Destroy { op, node }) =
+            self.take_pending(id, |p| matches!(p, Pending::Destroy { .. }))
+        else {
+            return;
+        };
+        if ok {
+            self.retire_stopped(&node);
+        } else {
+            self.nodes.retiring.remove(&node);
+            self.notify_error(format!("failed to destroy node {node}"), &node);
+        }
+        if let Some(current) = self.deploy.as_mut().filter(|d| d.id == op) {
+            current.destroys.remove(&id);
+        }
+        self.continue_deploy();
+    }
+
+    pub(crate) fn on_created(&mut self, id: CommandId, error: Option<String>) {
+        let Some(Pending::Create { node }) =
+            self.take_pending(id, |p| matches!(p, Pending::Create { .. }))
+        else {
+            return;
+        };
+        let Some(error) = error else {
+            return; // started; readiness comes with its hello
+        };
+        let message = format!("failed to create node {node}: {error}");
+        self.notify_error(message.clone(), &node);
+        let ours = self
+            .nodes
+            .managed
+            .get_mut(&node)
+            .filter(|m| m.create == Some(id));
+        if let Some(managed) = ours {
+            managed.failure = Some(message);
+            self.set_state(&node, State::Failed);
+            self.continue_deploy();
+        }
+    }
+
+    pub(crate) fn on_stage_timeout(&mut self, op: u64) {
+        if let Some(current) = self.deploy.as_mut().filter(|d| d.id == op) {
+            current.stage_timer = None;
+            current.stage_expired = true;
+            self.continue_deploy();
+        }
+    }
+
+    /// Moves the deploy as far as it can go: launch after teardown, the next
+    /// start stage when the last one is ready (or its wait is over), and the
+    /// answer when every local node has checked in or failed.
+    pub(crate) fn continue_deploy(&mut self) {
+        let Some(op) = self.deploy.as_mut() else {
+            return;
+        };
+        if op.status.is_some() || !op.destroys.is_empty() {
+            return; // teardown still under way
+        }
+        if !op.launched {
+            op.launched = true;
+            if op.config_id.is_none() || self.nodes.managed.is_empty() {
+                self.finish_deploy();
+                return;
+            }
+            self.plan_launch();
+        }
+        self.launch_ready_stages();
+
+        let Some(op) = self.deploy.as_ref() else {
+            return;
+        };
+        if op.stages.is_empty() && self.nodes.managed.values().all(ManagedNode::is_settled) {
+            self.finish_deploy();
+        }
+    }
+
+    /// The cluster table (every node of the configuration, wherever it
+    /// runs) and the start stages of the local nodes.
+    fn plan_launch(&mut self) {
+        let mut cluster = BTreeMap::new();
+        if let Some(config) = &self.config {
+            for node in &config.nodes {
+                let host = config
+                    .instances
+                    .iter()
+                    .find(|i| i.name == node.instance)
+                    .map(|i| i.host);
+                let Some(host) = host else {
+                    continue; // validation rules this out
+                };
+                cluster.insert(
+                    node.name.clone(),
+                    ClusterEndpoint {
+                        role: node.role,
+                        host,
+                        p: node.p.unwrap_or(Port::UNUSED),
+                        interface: node.interface.clone(),
+                        pcap_file: None,
+                        metrics_port: node.metrics_port,
+                    },
+                );
+            }
+        }
+        let mut stages: [Vec<String>; 4] = Default::default();
+        for (name, managed) in &self.nodes.managed {
+            stages[managed.node.role.start_stage()].push(name.clone());
+        }
+        if let Some(op) = self.deploy.as_mut() {
+            op.cluster = cluster;
+            op.stages = stages.into_iter().filter(|s| !s.is_empty()).collect();
+        }
+    }
+
+    fn launch_ready_stages(&mut self) {
+        loop {
+            let Some(op) = self.deploy.as_ref() else {
+                return;
+            };
+            let stage_ready = op.stage_expired
+                || op.stage.iter().all(|n| {
+                    self.nodes
+                        .managed
+                        .get(n)
+                        .map_or(true, ManagedNode::is_settled)
+                });
+            if !stage_ready || op.stages.is_empty() {
+                return;
+            }
+            let (id, stage_timer) = (op.id, op.stage_timer);
+            if let Some(timer) = stage_timer {
+                self.timers.cancel(timer);
+            }
+            let Some(op) = self.deploy.as_mut() else {
+                return;
+            };
+            let stage = op.stages.pop_front().unwrap_or_default();
+            op.stage = stage.clone();
+            op.stage_timer = None;
+            op.stage_expired = false;
+            let more = !op.stages.is_empty();
+            for name in &stage {
+                self.launch_node(name);
+            }
+            if more {
+                if self.cfg.stage_wait_ms == 0 {
+                    if let Some(op) = self.deploy.as_mut() {
+                        op.stage_expired = true;
+                    }
+                } else {
+                    let at = self.now.plus_millis(self.cfg.stage_wait_ms);
+                    let timer = self.timers.add(at, Timer::Stage { op: id });
+                    if let Some(op) = self.deploy.as_mut() {
+                        op.stage_timer = Some(timer);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The Supervisor node configuration for a local node, and its create.
+    fn launch_node(&mut self, name: &str) {
+        let Some(managed) = self.nodes.managed.get(name) else {
+            return;
+        };
+        let node = &managed.node;
+        let mut scripts = node.scripts.clone().unwrap_or_default();
+        scripts.push(MANAGEMENT_NODE_SCRIPT.to_owned());
+        let directory = node_directory(&self.cfg.state_dir, name);
+        let config = NodeConfig {
+            interface: node.interface.clone(),
+            directory: Some(directory.clone()),
+            scripts,
+            env: node.env.clone(),
+            cpu_affinity: node.cpu_affinity,
+            cluster: self
+                .deploy
+                .as_ref()
+                .map(|op| op.cluster.clone())
+                .unwrap_or_default(),
+            ..NodeConfig::new(name)
+        };
+        self.outputs.remove(name);
+        if matches!(
+            self.cfg.supervisor,
+            super::config::SupervisorKind::Host { .. }
+        ) {
+            self.ensure_directory(name, directory);
+        }
+        let command = self.command(
+            Command::Create(Box::new(config)),
+            Pending::Create {
+                node: name.to_owned(),
+            },
+        );
+        if let Some(managed) = self.nodes.managed.get_mut(name) {
+            managed.create = Some(command);
+            managed.failure = None;
+            managed.pid = None;
+            managed.restarts = 0;
+        }
+        self.set_state(name, State::Pending);
+    }
+
+    /// The deploy is complete: answer everyone waiting and forget it.
+    fn finish_deploy(&mut self) {
+        let Some(op) = self.deploy.take() else {
+            return;
+        };
+        if let Some(timer) = op.stage_timer {
+            self.timers.cancel(timer);
+        }
+        if let Some(config_id) = &op.config_id {
+            let running = self
+                .nodes
+                .managed
+                .values()
+                .filter(|m| m.node.state == State::Running)
+                .count();
+            let failed = self.nodes.managed.len() - running;
+            self.notify_log(
+                format!(
+                    "configuration {config_id} deployed: {running} nodes running, {failed} failed"
+                ),
+                "",
+            );
+        }
+        for waiter in op.waiters {
+            self.answer_waiter(&waiter, Outcome::Done);
+        }
+    }
+
+    pub(crate) fn on_deploy_timeout(&mut self, reqid: &str) {
+        if let Some(op) = self.deploy.as_mut() {
+            op.waiters.retain(|w| w != reqid);
+        }
+        self.answer_waiter(reqid, Outcome::TimedOut);
+    }
+
+    /// One result per local node: success where it checked in; otherwise a
+    /// failure carrying why (when known) and its latest output.
+    fn node_results(&self, reqid: &str) -> Vec<ResultRecord> {
+        self.nodes
+            .managed
+            .iter()
+            .map(|(name, managed)| {
+                let success = ResultRecord::success(reqid, &self.cfg.name).for_node(name);
+                if managed.node.state == State::Running {
+                    return success;
+                }
+                ResultRecord {
+                    success: false,
+                    error: managed.failure.clone(),
+                    data: self.outputs.get(name).cloned().map(ResultData::NodeOutputs),
+                    ..success
+                }
+            })
+            .collect()
+    }
+
+    fn answer_waiter(&mut self, reqid: &str, outcome: Outcome<'_>) {
+        let Some(request) = self.finish_request(reqid) else {
+            return;
+        };
+        let name = self.cfg.name.clone();
+        let single = match &outcome {
+            Outcome::Done => ResultRecord::success(reqid, &name),
+            Outcome::TimedOut => ResultRecord::failure(reqid, &name, "request timed out"),
+            Outcome::Superseded(reason) => ResultRecord::failure(reqid, &name, *reason),
+        };
+        let results = match outcome {
+            Outcome::Done if self.nodes.managed.is_empty() => vec![single.clone()],
+            Outcome::Done => self.node_results(reqid),
+            // Zeek puts the request's timeout result first, then the nodes.
+            Outcome::TimedOut => std::iter::once(single.clone())
+                .chain(self.node_results(reqid))
+                .collect(),
+            Outcome::Superseded(_) => vec![single.clone()],
+        };
+        let reqid = reqid.to_owned();
+        let event = match request.kind {
+            RequestKind::SetConfiguration => Event::SetConfigurationResponse { reqid, results },
+            RequestKind::Deploy => Event::DeployResponse { reqid, results },
+            RequestKind::Standby => Event::AgentStandbyResponse {
+                reqid,
+                result: single,
+            },
+            _ => return,
+        };
+        self.answer(request.encoding, event);
+    }
+
+    /// Removes the pending command `id` if it is of the expected kind; an
+    /// answer of the wrong kind is logged and ignored.
+    pub(crate) fn take_pending(
+        &mut self,
+        id: CommandId,
+        expected: fn(&Pending) -> bool,
+    ) -> Option<Pending> {
+        match self.commands.get(&id) {
+            Some(p) if expected(p) => self.commands.remove(&id),
+            Some(p) => {
+                let p = format!("{p:?}");
+                self.log(
+                    LogLevel::Warning,
+                    format!("supervisor answer {} does not fit its command {p}", id.0),
+                );
+                None
+            }
+            None => {
+                self.log(
+                    LogLevel::Debug,
+                    format!("supervisor answer {} for no pending command", id.0),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// `<state_dir>/nodes/<node>`.
+pub fn node_directory(state_dir: &str, node: &str) -> String {
+    let trimmed = state_dir.trim_end_matches('/');
+    if state_dir.is_empty() {
+        format!("nodes/{node}")
+    } else if trimmed.is_empty() {
+        format!("/nodes/{node}")
+    } else {
+        format!("{trimmed}/nodes/{node}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_directory;
+
+    #[test]
+    fn node_directories_join_cleanly() {
+        assert_eq!(
+            node_directory("/var/lib/zeek", "w1"),
+            "/var/lib/zeek/nodes/w1"
+        );
+        assert_eq!(
+            node_directory("/var/lib/zeek/", "w1"),
+            "/var/lib/zeek/nodes/w1"
+        );
+        assert_eq!(node_directory("/", "w1"), "/nodes/w1");
+        assert_eq!(node_directory("./state", "w1"), "./state/nodes/w1");
+        assert_eq!(node_directory("", "w1"), "nodes/w1");
+    }
+}

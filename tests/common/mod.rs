@@ -1,0 +1,627 @@
+//! A virtual-clock harness for driving the engine through its public API,
+//! in the manner of quinn-proto's test harness: explicit time, no sleeps.
+//!
+//! Every event goes in as JSON in the harness's encoding and every event
+//! that comes out is encoded and decoded again, so the wire is exercised
+//! on both paths in every test. A simulated Supervisor answers commands in
+//! either mode (built-in process supervisor reports, or SupervisorControl
+//! events for a host-delegated one).
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use zeek_mgmt_agent::engine::{
+    AgentConfig, Channel, EncodingChoice, Engine, Input, LogLevel, Output, SupervisorKind, Time,
+};
+use zeek_mgmt_agent::model::{
+    ClusterRole, Configuration, EndpointInfo, Instance, NetworkInfo, Node, NodeConfig, NodeOutputs,
+    Port, ResultRecord, SupervisorNodeStatus, SupervisorStatus,
+};
+use zeek_mgmt_agent::supervisor::{host, Command, CommandId, Report};
+use zeek_mgmt_agent::wire::{decode, encode, Dialect, Encoding, Event, Limits};
+
+pub const AGENT: &str = "instance-1";
+pub const AGENT_TOPIC: &str = "zeek/management/agent/instance-1";
+pub const STATE_DIR: &str = "/var/lib/zeek-agent";
+pub const SUPERVISOR_ADDR: &str = "127.0.0.1";
+pub const SUPERVISOR_PORT: u16 = 9999;
+
+/// Which Supervisor the agent uses in a test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sup {
+    Process,
+    Host,
+}
+
+/// Every combination the behaviour tests run in.
+pub fn variants() -> Vec<(Dialect, Encoding, Sup)> {
+    let mut all = Vec::new();
+    for dialect in Dialect::ALL {
+        for encoding in [Encoding::Broker, Encoding::Plain] {
+            for sup in [Sup::Process, Sup::Host] {
+                all.push((dialect, encoding, sup));
+            }
+        }
+    }
+    all
+}
+
+/// An event the agent emitted, decoded back from its JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sent {
+    pub channel: Channel,
+    pub topic: String,
+    pub encoding: Encoding,
+    pub json: String,
+    pub event: Event,
+}
+
+/// A supervisor command waiting for an answer, in either mode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueuedCommand {
+    pub id: CommandId,
+    pub command: Command,
+}
+
+/// A simulated Supervisor: a process table and failure switches.
+#[derive(Default)]
+pub struct SimSupervisor {
+    pub procs: BTreeMap<String, SupervisorNodeStatus>,
+    next_pid: i64,
+    pub fail_create: BTreeMap<String, String>,
+    pub fail_destroy: BTreeSet<String>,
+    pub fail_restart: BTreeSet<String>,
+    /// Management processes listed by status (env ZEEK_MANAGEMENT_NODE).
+    pub management: BTreeMap<String, String>,
+    pub creates: Vec<NodeConfig>,
+    pub destroys: Vec<String>,
+    pub restarts: Vec<String>,
+}
+
+impl SimSupervisor {
+    fn answer(&mut self, command: &QueuedCommand) -> Report {
+        let id = command.id;
+        match &command.command {
+            Command::Create(config) => {
+                let config = config.as_ref();
+                self.creates.push(config.clone());
+                if let Some(error) = self.fail_create.get(&config.name) {
+                    return Report::Created {
+                        id,
+                        error: Some(error.clone()),
+                    };
+                }
+                self.next_pid += 1;
+                self.procs.insert(
+                    config.name.clone(),
+                    SupervisorNodeStatus {
+                        node: config.clone(),
+                        pid: Some(1000 + self.next_pid),
+                    },
+                );
+                Report::Created { id, error: None }
+            }
+            Command::Destroy { node } => {
+                self.destroys.push(node.clone());
+                let ok = !self.fail_destroy.contains(node);
+                if ok {
+                    self.procs.remove(node);
+                }
+                Report::Destroyed { id, ok }
+            }
+            Command::Restart { node } => {
+                self.restarts.push(node.clone());
+                let ok = self.procs.contains_key(node) && !self.fail_restart.contains(node);
+                if ok {
+                    self.next_pid += 1;
+                    if let Some(p) = self.procs.get_mut(node) {
+                        p.pid = Some(1000 + self.next_pid);
+                    }
+                }
+                Report::Restarted { id, ok }
+            }
+            Command::Status { .. } => {
+                let mut status = SupervisorStatus {
+                    nodes: self.procs.clone(),
+                };
+                for (name, role) in &self.management {
+                    let mut node = NodeConfig::new(name);
+                    node.env.insert("ZEEK_MANAGEMENT_NODE".into(), role.clone());
+                    status.nodes.insert(
+                        name.clone(),
+                        SupervisorNodeStatus {
+                            node,
+                            pid: Some(42),
+                        },
+                    );
+                }
+                Report::Status { id, status }
+            }
+        }
+    }
+}
+
+pub struct Harness {
+    pub engine: Engine,
+    pub now: Time,
+    pub encoding: Encoding,
+    pub dialect: Dialect,
+    pub sup: Sup,
+    pub supervisor: SimSupervisor,
+    /// Commands the agent sent that the supervisor has not answered yet.
+    pub queue: VecDeque<QueuedCommand>,
+    /// Node dispatch fan-outs the agent published.
+    pub node_requests: Vec<Event>,
+    /// Directories the agent asked for (host mode).
+    pub directories: Vec<String>,
+    /// Everything the agent sent, in order.
+    pub sent: Vec<Sent>,
+    pub logs: Vec<(LogLevel, String)>,
+}
+
+pub fn agent_config(dialect: Dialect, sup: Sup) -> AgentConfig {
+    let mut cfg = AgentConfig::new(AGENT);
+    cfg.dialect = dialect;
+    cfg.state_dir = STATE_DIR.into();
+    cfg.broker_id = "agent-broker-id".into();
+    cfg.id_prefix = "zma-test-".into();
+    cfg.supervisor = match sup {
+        Sup::Process => SupervisorKind::Process,
+        Sup::Host => SupervisorKind::Host {
+            address: SUPERVISOR_ADDR.into(),
+            port: SUPERVISOR_PORT,
+        },
+    };
+    cfg
+}
+
+impl Harness {
+    pub fn new(dialect: Dialect, encoding: Encoding, sup: Sup) -> Harness {
+        Harness::with_config(agent_config(dialect, sup), encoding)
+    }
+
+    pub fn with_config(cfg: AgentConfig, encoding: Encoding) -> Harness {
+        let sup = match cfg.supervisor {
+            SupervisorKind::Process => Sup::Process,
+            SupervisorKind::Host { .. } => Sup::Host,
+        };
+        Harness {
+            dialect: cfg.dialect,
+            engine: Engine::new(cfg),
+            now: Time::ZERO,
+            encoding,
+            sup,
+            supervisor: SimSupervisor::default(),
+            queue: VecDeque::new(),
+            node_requests: Vec::new(),
+            directories: Vec::new(),
+            sent: Vec::new(),
+            logs: Vec::new(),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        format!("{}/{}/{:?}", self.dialect, self.encoding.name(), self.sup)
+    }
+
+    /// Sends an event as JSON in the harness encoding; returns what the
+    /// agent sent in reply.
+    pub fn send(&mut self, event: Event) -> Vec<Sent> {
+        let topic = AGENT_TOPIC;
+        let json = encode(&event, topic, self.encoding, self.dialect);
+        let outputs = self
+            .engine
+            .handle_json(self.now, json.as_bytes(), &Limits::default())
+            .unwrap_or_else(|e| {
+                panic!(
+                    "[{}] agent refused {}: {e}",
+                    self.label(),
+                    event.name().full()
+                )
+            });
+        self.absorb(outputs)
+    }
+
+    /// Sends raw JSON; returns the refusal or what the agent sent.
+    pub fn send_json(
+        &mut self,
+        json: &str,
+    ) -> Result<Vec<Sent>, zeek_mgmt_agent::engine::AgentError> {
+        let outputs = self
+            .engine
+            .handle_json(self.now, json.as_bytes(), &Limits::default())?;
+        Ok(self.absorb(outputs))
+    }
+
+    /// Moves the clock forward and fires due timers.
+    pub fn advance(&mut self, ms: u64) -> Vec<Sent> {
+        self.now = self.now.plus_millis(ms);
+        let outputs = self.engine.handle_timeout(self.now);
+        self.absorb(outputs)
+    }
+
+    /// Moves the clock to an absolute time.
+    pub fn advance_to(&mut self, at: u64) -> Vec<Sent> {
+        self.now = Time::from_millis(at);
+        let outputs = self.engine.handle_timeout(self.now);
+        self.absorb(outputs)
+    }
+
+    fn absorb(&mut self, outputs: Vec<Output>) -> Vec<Sent> {
+        let mut sent = Vec::new();
+        for output in outputs {
+            match output {
+                Output::Event(out) => {
+                    let json = out.to_json();
+                    let decoded = decode(json.as_bytes(), &Limits::default()).unwrap_or_else(|e| {
+                        panic!(
+                            "[{}] agent output does not decode: {e}\n{json}",
+                            self.label()
+                        )
+                    });
+                    assert_eq!(decoded.encoding, out.encoding);
+                    assert_eq!(
+                        decoded.event,
+                        normalize(&out.event, self.dialect),
+                        "[{}] round trip",
+                        self.label()
+                    );
+                    let s = Sent {
+                        channel: out.channel,
+                        topic: out.topic.clone(),
+                        encoding: out.encoding,
+                        json,
+                        event: decoded.event,
+                    };
+                    match &s.event {
+                        Event::SupervisorCreateRequest { reqid, .. }
+                        | Event::SupervisorDestroyRequest { reqid, .. }
+                        | Event::SupervisorRestartRequest { reqid, .. }
+                        | Event::SupervisorStatusRequest { reqid, .. } => {
+                            assert_eq!(
+                                self.sup,
+                                Sup::Host,
+                                "SupervisorControl events only in host mode"
+                            );
+                            assert_eq!(s.topic, host::SUPERVISOR_TOPIC);
+                            let id =
+                                host::parse_request_id("zma-test-", reqid).expect("our own id");
+                            let command = match &s.event {
+                                Event::SupervisorCreateRequest { node, .. } => {
+                                    Command::Create(Box::new(node.clone()))
+                                }
+                                Event::SupervisorDestroyRequest { node, .. } => {
+                                    Command::Destroy { node: node.clone() }
+                                }
+                                Event::SupervisorRestartRequest { node, .. } => {
+                                    Command::Restart { node: node.clone() }
+                                }
+                                Event::SupervisorStatusRequest { node, .. } => {
+                                    Command::Status { node: node.clone() }
+                                }
+                                _ => unreachable!(),
+                            };
+                            self.queue.push_back(QueuedCommand { id, command });
+                        }
+                        Event::NodeApiDispatchRequest { .. } => {
+                            self.node_requests.push(s.event.clone())
+                        }
+                        _ => {}
+                    }
+                    self.sent.push(s.clone());
+                    sent.push(s);
+                }
+                Output::Supervisor(command) => {
+                    assert_eq!(
+                        self.sup,
+                        Sup::Process,
+                        "supervisor commands only in process mode"
+                    );
+                    self.queue.push_back(QueuedCommand {
+                        id: command.id,
+                        command: command.command,
+                    });
+                }
+                Output::EnsureDirectory { path, .. } => {
+                    assert_eq!(self.sup, Sup::Host);
+                    self.directories.push(path);
+                }
+                Output::Log(record) => self.logs.push((record.level, record.message)),
+            }
+        }
+        sent
+    }
+
+    /// Delivers one supervisor answer (as a report or a SupervisorControl
+    /// event, depending on the mode).
+    pub fn deliver(&mut self, report: Report) -> Vec<Sent> {
+        match self.sup {
+            Sup::Process => {
+                let outputs = self
+                    .engine
+                    .handle(self.now, Input::Report(report))
+                    .expect("reports are never refused");
+                self.absorb(outputs)
+            }
+            Sup::Host => {
+                let reqid = |id: CommandId| host::request_id("zma-test-", id);
+                let event = match report {
+                    Report::Created { id, error } => Event::SupervisorCreateResponse {
+                        reqid: reqid(id),
+                        result: error.unwrap_or_default(),
+                    },
+                    Report::Destroyed { id, ok } => Event::SupervisorDestroyResponse {
+                        reqid: reqid(id),
+                        result: ok,
+                    },
+                    Report::Restarted { id, ok } => Event::SupervisorRestartResponse {
+                        reqid: reqid(id),
+                        result: ok,
+                    },
+                    Report::Status { id, status } => Event::SupervisorStatusResponse {
+                        reqid: reqid(id),
+                        result: status,
+                    },
+                    Report::NodeOutput { node, outputs } => Event::NotifyNodeExit { node, outputs },
+                    other => panic!("a Zeek Supervisor cannot report {other:?}"),
+                };
+                self.send(event)
+            }
+        }
+    }
+
+    /// Lets the simulated Supervisor answer every queued command, including
+    /// those its answers cause, until nothing is left.
+    pub fn run_supervisor(&mut self) -> Vec<Sent> {
+        let mut sent = Vec::new();
+        while let Some(command) = self.queue.pop_front() {
+            let report = self.supervisor.answer(&command);
+            sent.extend(self.deliver(report));
+        }
+        sent
+    }
+
+    /// Answers only the first queued command.
+    pub fn run_one_command(&mut self) -> Vec<Sent> {
+        let command = self.queue.pop_front().expect("a queued command");
+        let report = self.supervisor.answer(&command);
+        self.deliver(report)
+    }
+
+    /// The Supervisor peers with the agent (host mode: its address and
+    /// port), which lets Zeek >= 5.0 hellos out.
+    pub fn supervisor_peers(&mut self) -> Vec<Sent> {
+        self.send(peer_added(
+            "supervisor-id",
+            SUPERVISOR_ADDR,
+            SUPERVISOR_PORT,
+        ))
+    }
+
+    pub fn hello(&mut self, node: &str) -> Vec<Sent> {
+        self.send(Event::NotifyNodeHello { node: node.into() })
+    }
+
+    /// Deploys `config` (set_configuration in seed, deploy otherwise), lets
+    /// the Supervisor start everything and every local node check in.
+    /// Returns the response.
+    pub fn deploy_all(&mut self, reqid: &str, config: &Configuration) -> Event {
+        self.send(deploy_event(self.dialect, reqid, config, false));
+        self.settle(config);
+        let response = self
+            .response(reqid)
+            .unwrap_or_else(|| panic!("[{}] no deploy answer", self.label()));
+        response.event
+    }
+
+    /// Runs the Supervisor and checks in local nodes, stage by stage, until
+    /// no command is left.
+    pub fn settle(&mut self, config: &Configuration) {
+        for _ in 0..8 {
+            self.run_supervisor();
+            let started: Vec<String> = self.supervisor.procs.keys().cloned().collect();
+            for node in config
+                .nodes
+                .iter()
+                .filter(|n| n.instance == AGENT && started.contains(&n.name))
+            {
+                let state = self
+                    .engine
+                    .state()
+                    .nodes
+                    .into_iter()
+                    .find(|s| s.name == node.name)
+                    .map(|s| s.state);
+                if state == Some(zeek_mgmt_agent::model::State::Pending) {
+                    self.hello(&node.name);
+                }
+            }
+            if self.queue.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// The response (to the controller) with this reqid, if one was sent.
+    pub fn response(&self, reqid: &str) -> Option<Sent> {
+        let mut found = self
+            .sent
+            .iter()
+            .filter(|s| s.channel == Channel::Response && response_reqid(&s.event) == Some(reqid));
+        let first = found.next().cloned();
+        assert!(
+            found.next().is_none(),
+            "[{}] two responses to {reqid}",
+            self.label()
+        );
+        first
+    }
+
+    pub fn responses(&self) -> Vec<&Sent> {
+        self.sent
+            .iter()
+            .filter(|s| s.channel == Channel::Response)
+            .collect()
+    }
+
+    pub fn notifications(&self) -> Vec<&Event> {
+        self.sent
+            .iter()
+            .filter(|s| s.channel == Channel::Notification)
+            .map(|s| &s.event)
+            .collect()
+    }
+
+    /// `(node, old, new)` of every notify_change so far.
+    pub fn changes(&self) -> Vec<(String, String, String)> {
+        use zeek_mgmt_agent::model::ZeekEnum;
+        self.notifications()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::NotifyChange { node, old, new, .. } => {
+                    assert_eq!(node.state, *new, "n carries the new state");
+                    Some((
+                        node.name.clone(),
+                        old.name().to_owned(),
+                        new.name().to_owned(),
+                    ))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn clear_sent(&mut self) {
+        self.sent.clear();
+    }
+}
+
+/// What a decoded event looks like after the round trip in `dialect`:
+/// fields a layout lacks are lost, `seed` results gain `""` defaults.
+pub fn normalize(event: &Event, dialect: Dialect) -> Event {
+    let bytes = encode(event, "t", Encoding::Broker, dialect);
+    decode(bytes.as_bytes(), &Limits::default())
+        .expect("own encoding decodes")
+        .event
+}
+
+pub fn response_reqid(event: &Event) -> Option<&str> {
+    match event {
+        Event::SetConfigurationResponse { reqid, .. }
+        | Event::DeployResponse { reqid, .. }
+        | Event::GetNodesResponse { reqid, .. }
+        | Event::NodeDispatchResponse { reqid, .. }
+        | Event::AgentWelcomeResponse { reqid, .. }
+        | Event::AgentStandbyResponse { reqid, .. }
+        | Event::RestartResponse { reqid, .. } => Some(reqid),
+        _ => None,
+    }
+}
+
+/// The results of a vector-valued response.
+pub fn results(event: &Event) -> &[ResultRecord] {
+    match event {
+        Event::SetConfigurationResponse { results, .. }
+        | Event::DeployResponse { results, .. }
+        | Event::NodeDispatchResponse { results, .. }
+        | Event::RestartResponse { results, .. } => results,
+        other => panic!("not a vector response: {other:?}"),
+    }
+}
+
+/// The single result of a response.
+pub fn result(event: &Event) -> &ResultRecord {
+    match event {
+        Event::GetNodesResponse { result, .. }
+        | Event::AgentWelcomeResponse { result, .. }
+        | Event::AgentStandbyResponse { result, .. } => result,
+        other => panic!("not a single-result response: {other:?}"),
+    }
+}
+
+/// `(node, success, error)` of each result, for compact assertions.
+pub fn summary(results: &[ResultRecord]) -> Vec<(Option<String>, bool, Option<String>)> {
+    results
+        .iter()
+        .map(|r| {
+            (
+                r.node.clone(),
+                r.success,
+                r.error.clone().filter(|e| !e.is_empty()),
+            )
+        })
+        .collect()
+}
+
+/// The deploy request of the dialect.
+pub fn deploy_event(dialect: Dialect, reqid: &str, config: &Configuration, force: bool) -> Event {
+    if dialect == Dialect::Seed {
+        Event::SetConfigurationRequest {
+            reqid: reqid.into(),
+            config: config.clone(),
+        }
+    } else {
+        Event::DeployRequest {
+            reqid: reqid.into(),
+            config: config.clone(),
+            force,
+        }
+    }
+}
+
+pub fn peer_added(id: &str, address: &str, port: u16) -> Event {
+    Event::PeerAdded {
+        endpoint: EndpointInfo {
+            id: id.into(),
+            network: Some(NetworkInfo {
+                address: address.into(),
+                bound_port: Port::tcp(port),
+            }),
+        },
+        msg: "handshake successful".into(),
+    }
+}
+
+pub fn instance(name: &str, host: &str, port: Option<u16>) -> Instance {
+    Instance {
+        name: name.into(),
+        host: host.parse().unwrap(),
+        listen_port: port.map(Port::tcp),
+    }
+}
+
+pub fn node(name: &str, instance: &str, role: ClusterRole, port: Option<u16>) -> Node {
+    let mut n = Node::new(name, instance, role);
+    n.p = port.map(Port::tcp);
+    n
+}
+
+/// The mini fixture's cluster: logger, manager, two workers on this agent.
+pub fn mini(id: &str) -> Configuration {
+    let mut w1 = node("worker-01", AGENT, ClusterRole::Worker, None);
+    w1.interface = Some("lo".into());
+    let mut w2 = node("worker-02", AGENT, ClusterRole::Worker, None);
+    w2.interface = Some("lo".into());
+    Configuration {
+        id: id.into(),
+        instances: vec![instance(AGENT, "127.0.0.1", Some(2151))],
+        nodes: vec![
+            node("logger-01", AGENT, ClusterRole::Logger, Some(5001)),
+            node("manager", AGENT, ClusterRole::Manager, Some(5000)),
+            w1,
+            w2,
+        ],
+    }
+}
+
+pub fn outputs(stdout: &str, stderr: &str) -> NodeOutputs {
+    NodeOutputs {
+        stdout: stdout.into(),
+        stderr: stderr.into(),
+    }
+}
+
+pub fn fixed_encoding(cfg: &mut AgentConfig, choice: EncodingChoice) {
+    cfg.encoding = choice;
+}

@@ -1,0 +1,604 @@
+//! Deploying configurations: validation, teardown, staged start, check-in,
+//! timeouts, supersession, the same-id short cut. Every test runs in every
+//! dialect, both encodings and both Supervisor modes unless it says why not.
+
+mod common;
+
+use common::*;
+use zeek_mgmt_agent::engine::{Channel, MANAGEMENT_NODE_SCRIPT};
+use zeek_mgmt_agent::model::{ClusterRole, Configuration, Port, ResultData, State};
+use zeek_mgmt_agent::supervisor::Report;
+use zeek_mgmt_agent::wire::{Dialect, Event};
+
+fn ids(config: &[zeek_mgmt_agent::model::NodeConfig]) -> Vec<&str> {
+    config.iter().map(|c| c.name.as_str()).collect()
+}
+
+#[test]
+fn deploy_starts_nodes_in_stage_order_and_answers_once_all_check_in() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        let config = mini("c1");
+        h.send(deploy_event(dialect, "r1", &config, false));
+        h.settle(&config);
+        let label = h.label();
+
+        // Start order: loggers, manager, proxies, workers.
+        assert_eq!(
+            ids(&h.supervisor.creates),
+            ["logger-01", "manager", "worker-01", "worker-02"],
+            "{label}"
+        );
+        let worker = &h.supervisor.creates[2];
+        assert_eq!(
+            worker.directory.as_deref(),
+            Some("/var/lib/zeek-agent/nodes/worker-01"),
+            "{label}"
+        );
+        assert_eq!(worker.interface.as_deref(), Some("lo"), "{label}");
+        assert_eq!(worker.scripts, [MANAGEMENT_NODE_SCRIPT], "{label}");
+        // The cluster table covers every node, unused ports as 0/unknown.
+        assert_eq!(worker.cluster.len(), 4, "{label}");
+        assert_eq!(worker.cluster["manager"].p, Port::tcp(5000), "{label}");
+        assert_eq!(worker.cluster["worker-02"].p, Port::UNUSED, "{label}");
+        assert_eq!(
+            worker.cluster["worker-02"].role,
+            ClusterRole::Worker,
+            "{label}"
+        );
+        if sup == Sup::Host {
+            assert_eq!(h.directories.len(), 4, "{label}");
+            assert_eq!(
+                h.directories[0], "/var/lib/zeek-agent/nodes/logger-01",
+                "{label}"
+            );
+        }
+
+        let answer = h.response("r1").expect("answered");
+        let expected_name = if dialect == Dialect::Seed {
+            "Management::Agent::API::set_configuration_response"
+        } else {
+            "Management::Agent::API::deploy_response"
+        };
+        assert_eq!(answer.event.name().full(), expected_name, "{label}");
+        assert_eq!(
+            (answer.topic.as_str(), answer.encoding),
+            (AGENT_TOPIC, encoding),
+            "{label}"
+        );
+        let rs = results(&answer.event);
+        assert_eq!(
+            summary(rs),
+            ["logger-01", "manager", "worker-01", "worker-02"]
+                .map(|n| (Some(n.to_owned()), true, None))
+                .to_vec(),
+            "{label}"
+        );
+        assert!(
+            rs.iter()
+                .all(|r| r.instance.as_deref() == Some(AGENT) && r.reqid == "r1"),
+            "{label}"
+        );
+
+        let changes = h.changes();
+        for n in ["logger-01", "manager", "worker-01", "worker-02"] {
+            let mine: Vec<_> = changes
+                .iter()
+                .filter(|c| c.0 == n)
+                .map(|c| (c.1.as_str(), c.2.as_str()))
+                .collect();
+            assert_eq!(
+                mine,
+                [("UNKNOWN", "PENDING"), ("PENDING", "RUNNING")],
+                "{label} {n}"
+            );
+        }
+        let state = h.engine.state();
+        assert_eq!(state.config_id.as_deref(), Some("c1"));
+        assert!(
+            state.nodes.iter().all(|n| n.state == State::Running),
+            "{label}"
+        );
+        assert!(state.pending_requests.is_empty(), "{label}");
+    }
+}
+
+#[test]
+fn later_stages_wait_for_earlier_ones_but_only_for_a_while() {
+    for (dialect, encoding, sup) in variants() {
+        let mut cfg = agent_config(dialect, sup);
+        cfg.stage_wait_ms = 300;
+        let mut h = Harness::with_config(cfg, encoding);
+        let mut config = mini("c1");
+        config
+            .nodes
+            .push(node("proxy-01", AGENT, ClusterRole::Proxy, Some(5010)));
+        h.send(deploy_event(dialect, "r1", &config, false));
+        h.run_supervisor();
+        assert_eq!(ids(&h.supervisor.creates), ["logger-01"], "{}", h.label());
+        // The logger checks in: the manager starts at once.
+        h.hello("logger-01");
+        h.run_supervisor();
+        assert_eq!(
+            ids(&h.supervisor.creates),
+            ["logger-01", "manager"],
+            "{}",
+            h.label()
+        );
+        // The manager stays silent: proxies start when the wait is over.
+        h.advance(299);
+        h.run_supervisor();
+        assert_eq!(h.supervisor.creates.len(), 2, "{}", h.label());
+        h.advance(1);
+        h.run_supervisor();
+        assert_eq!(ids(&h.supervisor.creates)[2], "proxy-01", "{}", h.label());
+        h.hello("proxy-01");
+        h.run_supervisor();
+        assert_eq!(h.supervisor.creates.len(), 5, "{}", h.label());
+        for n in ["manager", "worker-01", "worker-02"] {
+            h.hello(n);
+        }
+        assert_eq!(results(&h.response("r1").unwrap().event).len(), 5);
+    }
+}
+
+#[test]
+fn a_silent_deploy_times_out_to_the_millisecond_with_per_node_outputs() {
+    for (dialect, encoding, sup) in variants() {
+        let mut cfg = agent_config(dialect, sup);
+        cfg.stage_wait_ms = 0;
+        let mut h = Harness::with_config(cfg, encoding);
+        h.advance(1000);
+        let config = mini("c1");
+        h.send(deploy_event(dialect, "r1", &config, false));
+        h.run_supervisor();
+        h.hello("manager");
+        // worker-01 died and left output behind.
+        match sup {
+            Sup::Host => h.deliver(Report::NodeOutput {
+                node: "worker-01".into(),
+                outputs: outputs("starting", "fatal error in local.zeek"),
+            }),
+            Sup::Process => h.deliver(Report::NodeCrashed {
+                node: "worker-01".into(),
+                outputs: outputs("starting", "fatal error in local.zeek"),
+            }),
+        };
+        assert_eq!(
+            h.engine.poll_timeout().map(|t| t.as_millis()),
+            Some(6000),
+            "{}",
+            h.label()
+        );
+        h.advance_to(5999);
+        assert!(h.response("r1").is_none(), "{}", h.label());
+        h.advance_to(6000);
+        let answer = h.response("r1").expect("answered at the deadline");
+        let rs = results(&answer.event);
+        assert_eq!(
+            summary(rs),
+            vec![
+                (None, false, Some("request timed out".to_owned())),
+                (Some("logger-01".into()), false, None),
+                (Some("manager".into()), true, None),
+                (Some("worker-01".into()), false, None),
+                (Some("worker-02".into()), false, None),
+            ],
+            "{}",
+            h.label()
+        );
+        assert_eq!(rs[0].instance.as_deref(), Some(AGENT));
+        assert_eq!(
+            rs[3].data,
+            Some(ResultData::NodeOutputs(outputs(
+                "starting",
+                "fatal error in local.zeek"
+            ))),
+            "{}",
+            h.label()
+        );
+        assert_eq!(rs[1].data, None);
+        // Late check-ins still count for the nodes, not for the answer.
+        h.hello("logger-01");
+        assert_eq!(h.responses().len(), 1);
+        assert!(h.engine.state().pending_requests.is_empty());
+    }
+}
+
+#[test]
+fn the_same_configuration_is_not_deployed_twice_unless_forced() {
+    for (dialect, encoding, sup) in variants().into_iter().filter(|v| v.0 != Dialect::Seed) {
+        let mut h = Harness::new(dialect, encoding, sup);
+        let config = mini("c1");
+        h.deploy_all("r1", &config);
+        let creates = h.supervisor.creates.len();
+        h.clear_sent();
+        h.send(deploy_event(dialect, "r2", &config, false));
+        let answer = h.response("r2").expect("answered at once");
+        assert_eq!(
+            summary(results(&answer.event)),
+            vec![(None, true, None)],
+            "{}",
+            h.label()
+        );
+        assert!(h.queue.is_empty(), "{}: nothing to do", h.label());
+        assert!(h.changes().is_empty());
+
+        h.send(deploy_event(dialect, "r3", &config, true));
+        h.settle(&config);
+        assert_eq!(
+            h.supervisor.creates.len(),
+            creates + 4,
+            "{}: forced redeploy",
+            h.label()
+        );
+        assert_eq!(results(&h.response("r3").unwrap().event).len(), 4);
+    }
+}
+
+#[test]
+fn set_configuration_has_no_same_id_short_cut() {
+    let mut h = Harness::new(
+        Dialect::Seed,
+        zeek_mgmt_agent::wire::Encoding::Broker,
+        Sup::Process,
+    );
+    let config = mini("c1");
+    h.deploy_all("r1", &config);
+    h.send(deploy_event(Dialect::Seed, "r2", &config, false));
+    h.settle(&config);
+    assert_eq!(h.supervisor.creates.len(), 8);
+    assert_eq!(results(&h.response("r2").unwrap().event).len(), 4);
+}
+
+#[test]
+fn a_repeated_deploy_of_the_configuration_in_flight_waits_for_it() {
+    for (dialect, encoding, sup) in variants().into_iter().filter(|v| v.0 != Dialect::Seed) {
+        let mut h = Harness::new(dialect, encoding, sup);
+        let config = mini("c1");
+        h.send(deploy_event(dialect, "r1", &config, false));
+        h.run_supervisor();
+        h.send(deploy_event(dialect, "r2", &config, false));
+        assert!(
+            h.response("r2").is_none(),
+            "{}: not claimed done early",
+            h.label()
+        );
+        h.settle(&config);
+        let one = results(&h.response("r1").unwrap().event).to_vec();
+        let two = results(&h.response("r2").unwrap().event).to_vec();
+        assert_eq!(summary(&one), summary(&two));
+        assert!(two.iter().all(|r| r.reqid == "r2"));
+        assert_eq!(
+            h.supervisor.creates.len(),
+            4,
+            "{}: deployed once",
+            h.label()
+        );
+    }
+}
+
+#[test]
+fn an_invalid_configuration_is_refused_and_changes_nothing() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        let good = mini("c1");
+        h.deploy_all("r1", &good);
+        let before = h.engine.state();
+        let (creates, destroys) = (h.supervisor.creates.len(), h.supervisor.destroys.len());
+        h.clear_sent();
+
+        let mut bad = mini("c2");
+        bad.nodes
+            .push(node("../../etc", AGENT, ClusterRole::Worker, Some(5000)));
+        bad.nodes
+            .push(node("w9", "instance-9", ClusterRole::Worker, None));
+        h.send(deploy_event(dialect, "r2", &bad, false));
+        let answer = h.response("r2").expect("answered at once");
+        assert_eq!(
+            summary(results(&answer.event)),
+            vec![
+                (
+                    None,
+                    false,
+                    Some("multiple nodes on instance 'instance-1' using port 5000/tcp".into())
+                ),
+                (
+                    None,
+                    false,
+                    Some("node 'w9' has undeclared instance name 'instance-9'".into())
+                ),
+                (
+                    None,
+                    false,
+                    Some("node name '../../etc' is not allowed: it contains '/'".into())
+                ),
+            ],
+            "{}",
+            h.label()
+        );
+        assert!(results(&answer.event)
+            .iter()
+            .all(|r| r.instance.as_deref() == Some(AGENT)));
+        assert_eq!(h.engine.state(), before, "{}", h.label());
+        assert!(h.queue.is_empty());
+        assert_eq!(
+            (h.supervisor.creates.len(), h.supervisor.destroys.len()),
+            (creates, destroys)
+        );
+        assert!(h.changes().is_empty());
+    }
+}
+
+#[test]
+fn a_redeploy_stops_the_old_nodes_before_starting_new_ones() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        h.supervisor
+            .management
+            .insert("agent".into(), "AGENT".into());
+        h.deploy_all("r1", &mini("c1"));
+        h.clear_sent();
+        let mut next = mini("c2");
+        next.nodes.retain(|n| n.name != "worker-02");
+        h.send(deploy_event(dialect, "r2", &next, false));
+        let label = h.label();
+        if dialect == Dialect::Seed {
+            // seed: destroy the previous configuration's nodes.
+            let queued: Vec<_> = h.queue.iter().map(|c| format!("{:?}", c.command)).collect();
+            assert_eq!(queued.len(), 4, "{label}: {queued:?}");
+            assert!(queued.iter().all(|c| c.starts_with("Destroy")), "{label}");
+        } else {
+            // Zeek >= 5.0: ask for the status first.
+            assert_eq!(h.queue.len(), 1, "{label}");
+            assert!(matches!(
+                h.queue[0].command,
+                zeek_mgmt_agent::supervisor::Command::Status { .. }
+            ));
+            h.run_one_command();
+            assert_eq!(
+                h.queue.len(),
+                4,
+                "{label}: one destroy per cluster node, none for the agent"
+            );
+        }
+        // Nothing starts until every destroy is answered.
+        let creates = h.supervisor.creates.len();
+        for _ in 0..3 {
+            h.run_one_command();
+        }
+        assert_eq!(h.supervisor.creates.len(), creates, "{label}");
+        assert_eq!(
+            h.queue.len(),
+            1,
+            "{label}: no create before the last destroy"
+        );
+        assert!(matches!(
+            h.queue[0].command,
+            zeek_mgmt_agent::supervisor::Command::Destroy { .. }
+        ));
+        h.run_one_command();
+        assert_eq!(h.queue.len(), 1, "{label}: the logger stage starts");
+        h.settle(&next);
+        assert_eq!(
+            results(&h.response("r2").unwrap().event).len(),
+            3,
+            "{label}"
+        );
+        assert!(!h.supervisor.procs.contains_key("worker-02"), "{label}");
+        assert!(
+            !h.supervisor.destroys.contains(&"agent".to_owned()),
+            "{label}: management nodes are spared"
+        );
+        let changes = h.changes();
+        assert!(
+            changes.contains(&("worker-02".into(), "RUNNING".into(), "STOPPED".into())),
+            "{label}"
+        );
+        let stopped = changes
+            .iter()
+            .position(|c| c.0 == "manager" && c.2 == "STOPPED")
+            .unwrap();
+        let pending = changes
+            .iter()
+            .position(|c| c.0 == "manager" && c.2 == "PENDING")
+            .unwrap();
+        assert!(
+            stopped < pending,
+            "{label}: old manager stopped before the new one starts"
+        );
+    }
+}
+
+#[test]
+fn a_newer_deploy_supersedes_a_pending_one() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        h.send(deploy_event(dialect, "r1", &mini("c1"), false));
+        h.run_supervisor();
+        h.hello("logger-01");
+        h.send(deploy_event(dialect, "r2", &mini("c2"), false));
+        let first = h.response("r1").expect("the superseded deploy is answered");
+        assert_eq!(
+            summary(results(&first.event)),
+            vec![(None, false, Some("superseded by request 'r2'".into()))],
+            "{}",
+            h.label()
+        );
+        h.settle(&mini("c2"));
+        assert_eq!(
+            results(&h.response("r2").unwrap().event).len(),
+            4,
+            "{}",
+            h.label()
+        );
+        assert_eq!(h.engine.state().config_id.as_deref(), Some("c2"));
+        h.advance(10_000);
+        assert_eq!(
+            h.responses().len(),
+            2,
+            "{}: nothing answered twice",
+            h.label()
+        );
+    }
+}
+
+#[test]
+fn configurations_without_local_nodes_are_answered_once_teardown_is_done() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        h.deploy_all("r1", &mini("c1"));
+        let remote = Configuration {
+            id: "c2".into(),
+            instances: vec![
+                instance(AGENT, "127.0.0.1", None),
+                instance("instance-2", "10.0.0.2", None),
+            ],
+            nodes: vec![node("w", "instance-2", ClusterRole::Worker, None)],
+        };
+        h.send(deploy_event(dialect, "r2", &remote, false));
+        assert!(
+            h.response("r2").is_none(),
+            "{}: old nodes still up",
+            h.label()
+        );
+        h.run_supervisor();
+        let answer = h.response("r2").expect("answered");
+        assert_eq!(
+            summary(results(&answer.event)),
+            vec![(None, true, None)],
+            "{}",
+            h.label()
+        );
+        assert!(h.supervisor.procs.is_empty());
+        assert!(h.engine.state().nodes.is_empty());
+
+        let empty = Configuration {
+            id: "c3".into(),
+            ..Configuration::default()
+        };
+        h.send(deploy_event(dialect, "r3", &empty, false));
+        h.run_supervisor();
+        assert_eq!(
+            summary(results(&h.response("r3").unwrap().event)),
+            vec![(None, true, None)]
+        );
+    }
+}
+
+#[test]
+fn a_node_the_supervisor_cannot_create_fails_the_deploy_early() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        h.supervisor
+            .fail_create
+            .insert("worker-02".into(), "zeek: not found".into());
+        let config = mini("c1");
+        h.send(deploy_event(dialect, "r1", &config, false));
+        h.settle(&config);
+        let answer = h
+            .response("r1")
+            .expect("answered without waiting for the timeout");
+        assert_eq!(h.now.as_millis(), 0);
+        let rs = results(&answer.event);
+        assert_eq!(rs[3].node.as_deref(), Some("worker-02"));
+        assert!(!rs[3].success);
+        assert_eq!(
+            rs[3].error.as_deref(),
+            Some("failed to create node worker-02: zeek: not found"),
+            "{}",
+            h.label()
+        );
+        assert!(rs[..3].iter().all(|r| r.success));
+        let errors: Vec<_> = h
+            .notifications()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::NotifyError {
+                    msg,
+                    node,
+                    instance,
+                } => Some((msg.clone(), node.clone(), instance.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            errors,
+            vec![(
+                "failed to create node worker-02: zeek: not found".into(),
+                "worker-02".into(),
+                AGENT.into()
+            )]
+        );
+        assert!(h
+            .changes()
+            .contains(&("worker-02".into(), "PENDING".into(), "FAILED".into())));
+    }
+}
+
+#[test]
+fn only_this_instances_nodes_start_and_every_node_is_in_the_cluster_table() {
+    let multi = zeek_mgmt_agent::wire::decode_configuration(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/configs/multi.broker.json"
+        ))
+        .unwrap(),
+        &zeek_mgmt_agent::wire::Limits::default(),
+    )
+    .unwrap();
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        h.deploy_all("r1", &multi);
+        assert_eq!(
+            ids(&h.supervisor.creates),
+            ["logger-01", "manager", "proxy-01", "worker-01", "worker-02"],
+            "{}",
+            h.label()
+        );
+        let w1 = h
+            .supervisor
+            .creates
+            .iter()
+            .find(|c| c.name == "worker-01")
+            .unwrap();
+        assert_eq!(w1.cpu_affinity, Some(2));
+        assert_eq!(w1.env["NOTE"], "a value with spaces");
+        assert_eq!(
+            w1.scripts,
+            [
+                "local",
+                "site/detect-foo.zeek",
+                "site/my scripts/with space.zeek",
+                MANAGEMENT_NODE_SCRIPT
+            ]
+        );
+        assert_eq!(w1.cluster.len(), 12);
+        assert_eq!(w1.cluster["worker-05"].host.to_string(), "2001:db8::30");
+        // Only the zeek7 layout carries metrics ports (in and out).
+        let expected_metrics = (dialect == Dialect::Zeek7).then_some(Port::tcp(9103));
+        assert_eq!(
+            w1.cluster["worker-05"].metrics_port,
+            expected_metrics,
+            "{}",
+            h.label()
+        );
+        let answer = h.response("r1").unwrap();
+        assert_eq!(results(&answer.event).len(), 5);
+    }
+}
+
+#[test]
+fn deploy_answers_follow_the_request_encoding() {
+    for dialect in Dialect::ALL {
+        let mut h = Harness::new(
+            dialect,
+            zeek_mgmt_agent::wire::Encoding::Plain,
+            Sup::Process,
+        );
+        h.deploy_all("r1", &mini("c1"));
+        let answer = h.response("r1").unwrap();
+        assert!(answer.json.starts_with("{\"event\":"), "{}", answer.json);
+        assert_eq!(answer.channel, Channel::Response);
+    }
+}

@@ -1,0 +1,542 @@
+//! get_nodes, node_dispatch, restart, welcome, standby, and the refusals.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use zeek_mgmt_agent::engine::{AgentError, RefusalKind, NODE_TOPIC};
+use zeek_mgmt_agent::model::{
+    ClusterRole, NodeStatus, Port, ResultData, ResultRecord, Role, State,
+};
+use zeek_mgmt_agent::supervisor::{Command, Report};
+use zeek_mgmt_agent::wire::{Dialect, Encoding, Event};
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+fn deployed(dialect: Dialect, encoding: Encoding, sup: Sup) -> Harness {
+    let mut h = Harness::new(dialect, encoding, sup);
+    h.deploy_all("r0", &mini("c1"));
+    h.clear_sent();
+    h
+}
+
+fn statuses(event: &Event) -> Vec<NodeStatus> {
+    match &result(event).data {
+        Some(ResultData::NodeStatuses(s)) => s.clone(),
+        other => panic!("no NodeStatus vector: {other:?}"),
+    }
+}
+
+#[test]
+fn get_nodes_reports_every_supervised_process() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = deployed(dialect, encoding, sup);
+        h.supervisor
+            .management
+            .insert("controller".into(), "CONTROLLER".into());
+        h.supervisor
+            .management
+            .insert("instance-1-agent".into(), "AGENT".into());
+        h.send(Event::RestartRequest {
+            reqid: "rs".into(),
+            nodes: set(&["worker-02"]),
+        });
+        h.run_supervisor(); // worker-02 now PENDING again
+        h.send(Event::GetNodesRequest { reqid: "g1".into() });
+        assert!(
+            h.response("g1").is_none(),
+            "{}: waits for the Supervisor",
+            h.label()
+        );
+        h.run_supervisor();
+        let answer = h.response("g1").expect("answered");
+        let r = result(&answer.event);
+        assert_eq!(
+            (r.success, r.instance.as_deref(), r.reqid.as_str()),
+            (true, Some(AGENT), "g1")
+        );
+        let got = statuses(&answer.event);
+        let names: Vec<_> = got.iter().map(|s| s.node.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "controller",
+                "instance-1-agent",
+                "logger-01",
+                "manager",
+                "worker-01",
+                "worker-02"
+            ]
+        );
+        let by = |n: &str| got.iter().find(|s| s.node == n).unwrap().clone();
+        assert_eq!(
+            (
+                by("manager").cluster_role,
+                by("manager").state,
+                by("manager").p,
+                by("manager").mgmt_role
+            ),
+            (
+                ClusterRole::Manager,
+                State::Running,
+                Some(Port::tcp(5000)),
+                Role::None
+            ),
+            "{}",
+            h.label()
+        );
+        assert!(by("manager").pid.is_some());
+        assert_eq!(
+            (by("worker-01").p, by("worker-01").cluster_role),
+            (None, ClusterRole::Worker)
+        );
+        assert_eq!(by("worker-02").state, State::Pending);
+        let controller = by("controller");
+        assert_eq!(
+            (controller.mgmt_role, controller.state, controller.p),
+            (Role::Controller, State::Running, Some(Port::tcp(2150)))
+        );
+        // The agent connects to its controller, so it reports no port.
+        let agent = by("instance-1-agent");
+        assert_eq!(
+            (agent.mgmt_role, agent.state, agent.p),
+            (Role::Agent, State::Running, None)
+        );
+    }
+}
+
+#[test]
+fn a_listening_agent_reports_its_port() {
+    let mut cfg = agent_config(Dialect::Zeek7, Sup::Host);
+    cfg.controller_address = "0.0.0.0".parse().unwrap();
+    let mut h = Harness::with_config(cfg, Encoding::Broker);
+    h.supervisor
+        .management
+        .insert("agent".into(), "AGENT".into());
+    h.send(Event::GetNodesRequest { reqid: "g1".into() });
+    h.run_supervisor();
+    let got = statuses(&h.response("g1").unwrap().event);
+    assert_eq!(got[0].p, Some(Port::tcp(2151)));
+}
+
+#[test]
+fn get_nodes_times_out_with_one_failed_result() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        h.send(Event::GetNodesRequest { reqid: "g1".into() });
+        h.advance(4999);
+        assert!(h.response("g1").is_none());
+        h.advance(1);
+        let r = result(&h.response("g1").unwrap().event).clone();
+        assert_eq!(
+            (r.success, r.error.as_deref(), r.data),
+            (false, Some("request timed out"), None),
+            "{}",
+            h.label()
+        );
+        h.run_supervisor(); // the late status is ignored
+        assert_eq!(h.responses().len(), 1);
+    }
+}
+
+#[test]
+fn dispatch_fans_out_once_to_the_running_targets_and_fans_in() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = deployed(dialect, encoding, sup);
+        h.send(Event::RestartRequest {
+            reqid: "rs".into(),
+            nodes: set(&["worker-02"]),
+        });
+        h.run_supervisor();
+        let action = vec!["get_id_value".to_owned(), "Cluster::node".to_owned()];
+        h.send(Event::NodeDispatchRequest {
+            reqid: "d1".into(),
+            action: action.clone(),
+            nodes: BTreeSet::new(),
+        });
+        assert_eq!(h.node_requests.len(), 1, "{}", h.label());
+        let out = h
+            .sent
+            .iter()
+            .find(|s| s.topic == NODE_TOPIC)
+            .unwrap()
+            .clone();
+        let Event::NodeApiDispatchRequest {
+            reqid: child,
+            action: sent_action,
+            nodes,
+        } = &out.event
+        else {
+            panic!()
+        };
+        assert_eq!(sent_action, &action);
+        assert_eq!(
+            nodes,
+            &set(&["logger-01", "manager", "worker-01"]),
+            "only running nodes, named"
+        );
+        assert_ne!(child, "d1");
+        let answer = |node: &str, data: &str| Event::NodeApiDispatchResponse {
+            reqid: child.clone(),
+            result: ResultRecord {
+                reqid: child.clone(),
+                success: true,
+                instance: None,
+                data: Some(ResultData::String(data.into())),
+                error: None,
+                node: Some(node.into()),
+            },
+        };
+        h.send(answer("manager", "\"manager\""));
+        h.send(answer("manager", "\"again\"")); // duplicate: ignored
+        h.send(answer("stranger", "\"x\"")); // unknown: ignored
+        h.send(answer("logger-01", "\"logger-01\""));
+        assert!(h.response("d1").is_none());
+        h.send(answer("worker-01", "\"worker-01\""));
+        let rs = results(&h.response("d1").unwrap().event).to_vec();
+        assert_eq!(
+            summary(&rs),
+            vec![
+                (
+                    Some("worker-02".into()),
+                    false,
+                    Some("cluster node worker-02 not in running state".into())
+                ),
+                (Some("manager".into()), true, None),
+                (Some("logger-01".into()), true, None),
+                (Some("worker-01".into()), true, None),
+            ],
+            "{}",
+            h.label()
+        );
+        assert!(
+            rs.iter().all(|r| r.instance.as_deref() == Some(AGENT)),
+            "{}: instance filled in",
+            h.label()
+        );
+        assert_eq!(rs[1].data, Some(ResultData::String("\"manager\"".into())));
+        // Answers after the fan-in are ignored; nothing is answered twice.
+        h.send(answer("worker-01", "\"late\""));
+        h.advance(10_000);
+        assert_eq!(
+            h.responses().len(),
+            2,
+            "{}: the restart and the dispatch, nothing more",
+            h.label()
+        );
+    }
+}
+
+#[test]
+fn dispatch_times_out_per_silent_node() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = deployed(dialect, encoding, sup);
+        let action = vec!["get_id_value".to_owned(), "Cluster::node".to_owned()];
+        h.send(Event::NodeDispatchRequest {
+            reqid: "d1".into(),
+            action,
+            nodes: set(&["manager", "worker-01", "nope"]),
+        });
+        let Event::NodeApiDispatchRequest {
+            reqid: child,
+            nodes,
+            ..
+        } = h.node_requests[0].clone()
+        else {
+            panic!()
+        };
+        assert_eq!(nodes, set(&["manager", "worker-01"]));
+        h.send(Event::NodeApiDispatchResponse {
+            reqid: child.clone(),
+            result: ResultRecord {
+                node: Some("manager".into()),
+                ..ResultRecord::success(&child, "")
+            },
+        });
+        h.advance(5000);
+        let rs = results(&h.response("d1").unwrap().event).to_vec();
+        assert_eq!(
+            summary(&rs),
+            vec![
+                (Some("manager".into()), true, None),
+                (
+                    Some("worker-01".into()),
+                    false,
+                    Some("request timed out".into())
+                ),
+            ],
+            "{}",
+            h.label()
+        );
+        assert_eq!(rs[1].instance.as_deref(), Some(AGENT));
+    }
+}
+
+#[test]
+fn dispatch_and_restart_answer_at_once_when_there_is_nothing_to_do() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        let action = vec!["get_id_value".to_owned()];
+        h.send(Event::NodeDispatchRequest {
+            reqid: "d1".into(),
+            action: action.clone(),
+            nodes: BTreeSet::new(),
+        });
+        assert!(
+            results(&h.response("d1").unwrap().event).is_empty(),
+            "{}: no nodes",
+            h.label()
+        );
+        h.send(Event::RestartRequest {
+            reqid: "x1".into(),
+            nodes: BTreeSet::new(),
+        });
+        assert!(results(&h.response("x1").unwrap().event).is_empty());
+
+        h.deploy_all("r0", &mini("c1"));
+        h.send(Event::NodeDispatchRequest {
+            reqid: "d2".into(),
+            action: action.clone(),
+            nodes: set(&["elsewhere"]),
+        });
+        assert!(
+            results(&h.response("d2").unwrap().event).is_empty(),
+            "{}: no overlap",
+            h.label()
+        );
+        h.send(Event::RestartRequest {
+            reqid: "x2".into(),
+            nodes: set(&["elsewhere"]),
+        });
+        assert!(results(&h.response("x2").unwrap().event).is_empty());
+
+        // None running: the not-running failures, at once.
+        h.send(Event::RestartRequest {
+            reqid: "x3".into(),
+            nodes: set(&["worker-01"]),
+        });
+        h.run_supervisor();
+        h.send(Event::NodeDispatchRequest {
+            reqid: "d3".into(),
+            action,
+            nodes: set(&["worker-01"]),
+        });
+        assert_eq!(
+            summary(results(&h.response("d3").unwrap().event)),
+            vec![(
+                Some("worker-01".into()),
+                false,
+                Some("cluster node worker-01 not in running state".into())
+            )]
+        );
+        assert!(h.node_requests.is_empty(), "{}", h.label());
+    }
+}
+
+#[test]
+fn restart_goes_node_by_node_through_the_supervisor() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = deployed(dialect, encoding, sup);
+        h.supervisor.fail_restart.insert("worker-02".into());
+        h.send(Event::RestartRequest {
+            reqid: "x1".into(),
+            nodes: BTreeSet::new(),
+        });
+        let commands: Vec<_> = h.queue.iter().map(|c| c.command.clone()).collect();
+        assert_eq!(
+            commands,
+            ["logger-01", "manager", "worker-01", "worker-02"]
+                .map(|n| Command::Restart { node: n.into() })
+                .to_vec(),
+            "{}: one per node, never all",
+            h.label()
+        );
+        assert!(h
+            .engine
+            .state()
+            .nodes
+            .iter()
+            .all(|n| n.state == State::Pending));
+        h.run_supervisor();
+        let rs = results(&h.response("x1").unwrap().event).to_vec();
+        assert_eq!(rs.len(), 4);
+        let failed: Vec<_> = rs.iter().filter(|r| !r.success).collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            failed[0].error.as_deref(),
+            Some("could not restart node worker-02")
+        );
+        assert!(h.notifications().iter().any(
+            |e| matches!(e, Event::NotifyError { msg, node, .. } if msg == "failed to restart node worker-02" && node == "worker-02")
+        ));
+        let state = h.engine.state();
+        let restarts: Vec<_> = state.nodes.iter().map(|n| n.restarts).collect();
+        assert_eq!(restarts, [1, 1, 1, 0], "{}", h.label());
+        h.hello("worker-01");
+        assert!(h
+            .changes()
+            .contains(&("worker-01".into(), "PENDING".into(), "RUNNING".into())));
+    }
+}
+
+#[test]
+fn restart_times_out_with_what_it_has_plus_a_timeout_result() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = deployed(dialect, encoding, sup);
+        h.send(Event::RestartRequest {
+            reqid: "x1".into(),
+            nodes: set(&["manager", "worker-01"]),
+        });
+        h.run_one_command();
+        h.advance(5000);
+        assert_eq!(
+            summary(results(&h.response("x1").unwrap().event)),
+            vec![
+                (Some("manager".into()), true, None),
+                (None, false, Some("request timed out".into()))
+            ],
+            "{}",
+            h.label()
+        );
+        h.run_supervisor();
+        assert_eq!(
+            h.responses().len(),
+            1,
+            "{}: the late answer changes nothing",
+            h.label()
+        );
+    }
+}
+
+#[test]
+fn welcome_is_answered_at_once() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        h.send(Event::AgentWelcomeRequest { reqid: "w1".into() });
+        let r = result(&h.response("w1").unwrap().event).clone();
+        assert_eq!(
+            r,
+            ResultRecord::success("w1", AGENT).normalized(dialect),
+            "{}",
+            h.label()
+        );
+    }
+}
+
+trait Normalized {
+    fn normalized(self, dialect: Dialect) -> Self;
+}
+
+impl Normalized for ResultRecord {
+    /// seed results carry `""` for an absent error.
+    fn normalized(mut self, dialect: Dialect) -> Self {
+        if dialect == Dialect::Seed {
+            self.error.get_or_insert_with(String::new);
+        }
+        self
+    }
+}
+
+#[test]
+fn standby_stops_every_node_and_answers_once_they_are_gone() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = deployed(dialect, encoding, sup);
+        h.send(Event::AgentStandbyRequest { reqid: "s1".into() });
+        assert!(h.response("s1").is_none(), "{}: nodes still up", h.label());
+        h.run_supervisor();
+        let r = result(&h.response("s1").unwrap().event).clone();
+        assert!(r.success, "{}", h.label());
+        assert_eq!(
+            h.responses().len(),
+            1,
+            "{}: no response for the internal deploy",
+            h.label()
+        );
+        assert!(h.supervisor.procs.is_empty());
+        let state = h.engine.state();
+        assert_eq!((state.config_id, state.nodes.len()), (None, 0));
+        for n in ["logger-01", "manager", "worker-01", "worker-02"] {
+            assert!(h
+                .changes()
+                .contains(&(n.into(), "RUNNING".into(), "STOPPED".into())));
+        }
+        // After standby the same configuration deploys again.
+        h.deploy_all("r1", &mini("c1"));
+        assert_eq!(results(&h.response("r1").unwrap().event).len(), 4);
+    }
+}
+
+#[test]
+fn a_request_id_in_flight_is_refused_and_nothing_happens() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        h.send(Event::GetNodesRequest { reqid: "g1".into() });
+        let before = h.engine.state().to_json();
+        let json = zeek_mgmt_agent::wire::encode(
+            &Event::RestartRequest {
+                reqid: "g1".into(),
+                nodes: BTreeSet::new(),
+            },
+            AGENT_TOPIC,
+            encoding,
+            dialect,
+        );
+        match h.send_json(&json) {
+            Err(AgentError::Refused(r)) => {
+                assert_eq!(r.kind, RefusalKind::DuplicateRequest);
+                assert_eq!(
+                    r.message,
+                    "restart_request: request id 'g1' is already in flight"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(h.engine.state().to_json(), before);
+        // Once answered, the id may be used again.
+        h.run_supervisor();
+        assert!(h.send_json(&json).is_ok());
+    }
+}
+
+#[test]
+fn events_the_agent_does_not_take_are_refused() {
+    let mut h = Harness::new(Dialect::Zeek7, Encoding::Plain, Sup::Process);
+    let err = h
+        .send_json(r#"{"event": "deploy_response", "args": {"reqid": "r", "results": []}}"#)
+        .unwrap_err();
+    assert!(
+        matches!(&err, AgentError::Refused(r) if r.kind == RefusalKind::NotForAgent),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "deploy_response is not an event the agent receives"
+    );
+    let err = h
+        .send_json(r#"{"event": "SupervisorControl::create_response", "args": {"reqid": "r", "result": ""}}"#)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "SupervisorControl::create_response is Supervisor traffic, but this agent runs its own process supervisor"
+    );
+}
+
+#[test]
+fn supervisor_answers_for_someone_else_are_ignored() {
+    let mut h = Harness::new(Dialect::Zeek7, Encoding::Broker, Sup::Host);
+    let sent = h.send(Event::SupervisorDestroyResponse {
+        reqid: "other-agent-7".into(),
+        result: true,
+    });
+    assert!(sent.is_empty());
+    // and an answer that does not fit its command is ignored too
+    h.send(Event::GetNodesRequest { reqid: "g1".into() });
+    let id = h.queue[0].id;
+    h.deliver(Report::Destroyed { id, ok: true });
+    assert!(h.response("g1").is_none());
+    h.run_supervisor();
+    assert!(h.response("g1").is_some());
+}
