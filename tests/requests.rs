@@ -540,3 +540,47 @@ fn supervisor_answers_for_someone_else_are_ignored() {
     h.run_supervisor();
     assert!(h.response("g1").is_some());
 }
+
+#[test]
+fn a_silent_supervisor_does_not_make_the_agent_grow() {
+    for dialect in [Dialect::Seed, Dialect::Zeek7] {
+        let mut h = deployed(dialect, Encoding::Broker, Sup::Host);
+        for round in 0..200 {
+            h.send(Event::GetNodesRequest {
+                reqid: format!("g{round}"),
+            });
+            h.send(Event::RestartRequest {
+                reqid: format!("x{round}"),
+                nodes: BTreeSet::new(),
+            });
+            h.send(deploy_event(
+                dialect,
+                &format!("d{round}"),
+                &mini(&format!("c{round}")),
+                false,
+            ));
+            h.queue.clear(); // the Supervisor hears nothing
+            h.advance(1000);
+        }
+        h.advance(10_000);
+        let state = h.engine.state();
+        assert!(
+            state.pending_requests.is_empty(),
+            "{dialect}: {:?}",
+            state.pending_requests
+        );
+        // Only what the current deploy still waits for: its status round
+        // trip (zeek7) or the destroys of the first configuration's nodes
+        // (seed), never one entry per request.
+        assert!(
+            state.supervisor_commands_pending <= 4,
+            "{dialect}: {}",
+            state.supervisor_commands_pending
+        );
+        assert_eq!(
+            h.responses().len(),
+            600,
+            "{dialect}: every request answered once"
+        );
+    }
+}

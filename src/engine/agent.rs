@@ -348,7 +348,7 @@ impl Engine {
             Some(RequestKind::SetConfiguration | RequestKind::Deploy | RequestKind::Standby) => {
                 self.on_deploy_timeout(reqid)
             }
-            Some(RequestKind::GetNodes) => self.on_get_nodes_timeout(reqid),
+            Some(RequestKind::GetNodes(_)) => self.on_get_nodes_timeout(reqid),
             Some(RequestKind::Dispatch(_)) => self.on_dispatch_timeout(reqid),
             Some(RequestKind::Restart(_)) => self.on_restart_timeout(reqid),
             None => {}
@@ -388,6 +388,13 @@ impl Engine {
             }
         }
         id
+    }
+
+    /// Stops waiting for a command's answer (its request is over); a late
+    /// answer is then ignored. Keeps the table from growing when a
+    /// Supervisor never answers.
+    pub(crate) fn forget_command(&mut self, id: CommandId) {
+        self.commands.remove(&id);
     }
 
     pub(crate) fn ensure_directory(&mut self, node: &str, path: String) {

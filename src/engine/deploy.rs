@@ -145,7 +145,9 @@ impl Engine {
         // Adopt: the previous nodes retire (those never created just go),
         // the new local nodes are planned.
         for (name, node) in std::mem::take(&mut self.nodes.managed) {
-            if node.create.is_some() {
+            if let Some(create) = node.create {
+                // A late answer to its create no longer concerns anybody.
+                self.forget_command(create);
                 self.nodes.retiring.insert(name, node);
             }
         }
@@ -221,6 +223,9 @@ impl Engine {
     fn supersede(&mut self, old: DeployOp, by: &str) {
         if let Some(timer) = old.stage_timer {
             self.timers.cancel(timer);
+        }
+        if let Some(status) = old.status {
+            self.forget_command(status);
         }
         let reason = format!(
             "superseded by request '{}'",

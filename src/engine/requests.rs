@@ -35,7 +35,8 @@ pub(crate) enum RequestKind {
     SetConfiguration,
     Deploy,
     Standby,
-    GetNodes,
+    /// Waiting for the answer to this status command.
+    GetNodes(CommandId),
     Dispatch(DispatchState),
     Restart(RestartState),
 }
@@ -47,7 +48,7 @@ impl RequestKind {
             RequestKind::SetConfiguration => "set_configuration",
             RequestKind::Deploy => "deploy",
             RequestKind::Standby => "agent_standby",
-            RequestKind::GetNodes => "get_nodes",
+            RequestKind::GetNodes(_) => "get_nodes",
             RequestKind::Dispatch(_) => "node_dispatch",
             RequestKind::Restart(_) => "restart",
         }

@@ -104,6 +104,9 @@ impl Engine {
         let RequestKind::Restart(state) = request.kind else {
             return;
         };
+        for command in state.pending.values() {
+            self.forget_command(*command);
+        }
         let mut results = state.results;
         results.extend(extra);
         self.answer(

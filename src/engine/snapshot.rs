@@ -35,6 +35,8 @@ pub struct AgentState {
     pub config_id: Option<String>,
     pub nodes: Vec<NodeSnapshot>,
     pub pending_requests: Vec<RequestSnapshot>,
+    /// Supervisor commands still waiting for an answer.
+    pub supervisor_commands_pending: usize,
 }
 
 impl AgentState {
@@ -65,6 +67,7 @@ impl AgentState {
             "config_id": self.config_id,
             "nodes": nodes,
             "pending_requests": requests,
+            "supervisor_commands_pending": self.supervisor_commands_pending,
         })
         .to_string()
     }
@@ -99,6 +102,7 @@ impl Engine {
                     deadline_ms: r.deadline.as_millis(),
                 })
                 .collect(),
+            supervisor_commands_pending: self.commands.len(),
         }
     }
 }

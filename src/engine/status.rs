@@ -11,7 +11,7 @@ use crate::wire::{Encoding, Event};
 
 impl Engine {
     pub(crate) fn on_get_nodes_request(&mut self, reqid: String, encoding: Encoding) {
-        self.command(
+        let status = self.command(
             Command::Status {
                 node: String::new(),
             },
@@ -19,7 +19,7 @@ impl Engine {
                 reqid: reqid.clone(),
             },
         );
-        self.register_request(&reqid, RequestKind::GetNodes, encoding);
+        self.register_request(&reqid, RequestKind::GetNodes(status), encoding);
     }
 
     pub(crate) fn on_status(&mut self, id: CommandId, status: SupervisorStatus) {
@@ -54,6 +54,9 @@ impl Engine {
         let Some(request) = self.finish_request(reqid) else {
             return;
         };
+        if let RequestKind::GetNodes(status) = request.kind {
+            self.forget_command(status);
+        }
         let result = ResultRecord::failure(reqid, &self.cfg.name, "request timed out");
         self.answer(
             request.encoding,
