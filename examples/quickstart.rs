@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use serde_json::Value;
 use zeek_mgmt_agent::engine::{Channel, Output};
 use zeek_mgmt_agent::model::{
-    EndpointInfo, NetworkInfo, NodeConfig, Port, ResultData, ResultRecord, State,
-    SupervisorNodeStatus, SupervisorStatus, ZeekEnum,
+    EndpointInfo, NodeConfig, ResultData, ResultRecord, State, SupervisorNodeStatus,
+    SupervisorStatus, ZeekEnum,
 };
 use zeek_mgmt_agent::wire::{decode_configuration, encode};
 use zeek_mgmt_agent::{
@@ -318,7 +318,7 @@ impl Session {
     fn response(&self, reqid: &str) -> Result<&Event, String> {
         self.responses
             .iter()
-            .find(|e| response_reqid(e) == Some(reqid))
+            .find(|e| e.reqid() == Some(reqid))
             .ok_or(format!("no response to {reqid}"))
     }
 }
@@ -416,30 +416,9 @@ impl Ordered {
     }
 }
 
-fn response_reqid(event: &Event) -> Option<&str> {
-    match event {
-        Event::SetConfigurationResponse { reqid, .. }
-        | Event::DeployResponse { reqid, .. }
-        | Event::GetNodesResponse { reqid, .. }
-        | Event::NodeDispatchResponse { reqid, .. }
-        | Event::AgentWelcomeResponse { reqid, .. }
-        | Event::AgentStandbyResponse { reqid, .. }
-        | Event::RestartResponse { reqid, .. } => Some(reqid),
-        _ => None,
-    }
-}
-
+/// The results of a response, or none.
 fn results(event: &Event) -> &[ResultRecord] {
-    match event {
-        Event::SetConfigurationResponse { results, .. }
-        | Event::DeployResponse { results, .. }
-        | Event::NodeDispatchResponse { results, .. }
-        | Event::RestartResponse { results, .. } => results,
-        Event::GetNodesResponse { result, .. }
-        | Event::AgentWelcomeResponse { result, .. }
-        | Event::AgentStandbyResponse { result, .. } => std::slice::from_ref(result),
-        _ => &[],
-    }
+    event.results().unwrap_or_default()
 }
 
 fn expect(what: &str, ok: bool) -> Result<(), String> {
@@ -452,13 +431,7 @@ fn expect(what: &str, ok: bool) -> Result<(), String> {
 
 fn peer(id: &str, address: &str, port: u16) -> Event {
     Event::PeerAdded {
-        endpoint: EndpointInfo {
-            id: id.into(),
-            network: Some(NetworkInfo {
-                address: address.into(),
-                bound_port: Port::tcp(port),
-            }),
-        },
+        endpoint: EndpointInfo::at(id, address, port),
         msg: "handshake successful".into(),
     }
 }
@@ -595,7 +568,7 @@ fn run(options: Options) -> Result<(), String> {
         s.responses.len() == 6
             && s.responses
                 .iter()
-                .map(response_reqid)
+                .map(Event::reqid)
                 .collect::<BTreeSet<_>>()
                 .len()
                 == 6,

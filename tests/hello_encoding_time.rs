@@ -202,7 +202,7 @@ fn many_requests_time_out_in_deadline_order() {
     let order: Vec<String> = h
         .responses()
         .iter()
-        .map(|s| response_reqid(&s.event).unwrap().to_owned())
+        .map(|s| s.event.reqid().unwrap().to_owned())
         .collect();
     assert_eq!(order, (0..50).map(|i| format!("g{i}")).collect::<Vec<_>>());
 }

@@ -475,43 +475,15 @@ impl Engine {
 fn summary(event: &Event) -> String {
     let name = event.name().full();
     let detail = match event {
-        Event::SetConfigurationRequest { reqid, .. }
-        | Event::DeployRequest { reqid, .. }
-        | Event::GetNodesRequest { reqid }
-        | Event::NodeDispatchRequest { reqid, .. }
-        | Event::AgentWelcomeRequest { reqid }
-        | Event::AgentStandbyRequest { reqid }
-        | Event::RestartRequest { reqid, .. }
-        | Event::SetConfigurationResponse { reqid, .. }
-        | Event::DeployResponse { reqid, .. }
-        | Event::GetNodesResponse { reqid, .. }
-        | Event::NodeDispatchResponse { reqid, .. }
-        | Event::AgentWelcomeResponse { reqid, .. }
-        | Event::AgentStandbyResponse { reqid, .. }
-        | Event::RestartResponse { reqid, .. }
-        | Event::NodeApiDispatchRequest { reqid, .. }
-        | Event::NodeApiDispatchResponse { reqid, .. }
-        | Event::SupervisorCreateRequest { reqid, .. }
-        | Event::SupervisorStatusRequest { reqid, .. }
-        | Event::SupervisorDestroyRequest { reqid, .. }
-        | Event::SupervisorRestartRequest { reqid, .. }
-        | Event::SupervisorCreateResponse { reqid, .. }
-        | Event::SupervisorStatusResponse { reqid, .. }
-        | Event::SupervisorDestroyResponse { reqid, .. }
-        | Event::SupervisorRestartResponse { reqid, .. } => reqid.as_str(),
-        Event::NotifyNodeHello { node } | Event::NotifyNodeExit { node, .. } => node.as_str(),
+        Event::NotifyNodeHello { node } | Event::NotifyNodeExit { node, .. } => Some(node.as_str()),
         Event::PeerAdded { endpoint, .. } | Event::PeerLost { endpoint, .. } => {
-            endpoint.id.as_str()
+            Some(endpoint.id.as_str())
         }
-        Event::NotifyAgentHello(_)
-        | Event::NotifyChange { .. }
-        | Event::NotifyError { .. }
-        | Event::NotifyLog { .. } => "",
+        other => other.reqid(),
     };
-    if detail.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{name} {}", crate::wire::escape_for_message(detail))
+    match detail {
+        Some(detail) => format!("{name} {}", crate::wire::escape_for_message(detail)),
+        None => name.to_owned(),
     }
 }
 

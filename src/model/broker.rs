@@ -17,3 +17,16 @@ pub struct EndpointInfo {
     pub id: String,
     pub network: Option<NetworkInfo>,
 }
+
+impl EndpointInfo {
+    /// A peer with node id `id` at `address`, TCP `port`.
+    pub fn at(id: impl Into<String>, address: impl Into<String>, port: u16) -> EndpointInfo {
+        EndpointInfo {
+            id: id.into(),
+            network: Some(NetworkInfo {
+                address: address.into(),
+                bound_port: Port::tcp(port),
+            }),
+        }
+    }
+}

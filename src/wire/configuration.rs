@@ -2,7 +2,7 @@
 //! zeek-client's `Configuration.to_brokertype()` writes, or plain JSON.
 //! Hosts use it to load a cluster description they then deploy.
 
-use super::json::{self, ParseError};
+use super::decode::{checked_text, parse_checked};
 use super::read::In;
 use super::records::{
     decode_configuration as decode_record, encode_configuration as encode_record,
@@ -14,35 +14,8 @@ use crate::model::Configuration;
 /// Decodes a configuration written in either encoding (Broker JSON is told
 /// apart by its `@data-type`).
 pub fn decode_configuration(input: &[u8], limits: &Limits) -> Result<Configuration, InputError> {
-    if input.len() > limits.max_event_bytes {
-        return Err(InputError::new(
-            InputErrorKind::Limit,
-            format!(
-                "configuration of {} bytes exceeds max_event_bytes ({})",
-                input.len(),
-                limits.max_event_bytes
-            ),
-        ));
-    }
-    let text = std::str::from_utf8(input).map_err(|e| {
-        InputError::new(
-            InputErrorKind::Utf8,
-            format!(
-                "configuration is not valid UTF-8 (invalid byte at offset {})",
-                e.valid_up_to()
-            ),
-        )
-    })?;
-    let json = json::parse(text, limits.max_json_depth).map_err(|e| match e {
-        ParseError::TooDeep { limit } => InputError::new(
-            InputErrorKind::Limit,
-            format!("configuration nests JSON deeper than max_json_depth ({limit})"),
-        ),
-        ParseError::Syntax(msg) => InputError::new(
-            InputErrorKind::Json,
-            format!("configuration is not JSON: {msg}"),
-        ),
-    })?;
+    let text = checked_text(input, limits, "configuration")?;
+    let json = parse_checked(text, limits, "configuration")?;
     let format = if json.get("@data-type").is_some() {
         Format::Broker
     } else {

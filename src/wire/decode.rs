@@ -40,35 +40,54 @@ pub struct Inbound {
 /// # Ok::<(), zeek_mgmt_agent::wire::InputError>(())
 /// ```
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Inbound, InputError> {
+    let text = checked_text(input, limits, "event")?;
+    let json = parse_checked(text, limits, "event")?;
+    decode_json(&json)
+}
+
+/// The first input checks, in `PROTOCOL.md`'s order: size, then UTF-8.
+/// `what` names the input in messages (`event`, `configuration`).
+pub(crate) fn checked_text<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+    what: &str,
+) -> Result<&'a str, InputError> {
     if input.len() > limits.max_event_bytes {
         return Err(InputError::new(
             InputErrorKind::Limit,
             format!(
-                "event of {} bytes exceeds max_event_bytes ({})",
+                "{what} of {} bytes exceeds max_event_bytes ({})",
                 input.len(),
                 limits.max_event_bytes
             ),
         ));
     }
-    let text = std::str::from_utf8(input).map_err(|e| {
+    std::str::from_utf8(input).map_err(|e| {
         InputError::new(
             InputErrorKind::Utf8,
             format!(
-                "event is not valid UTF-8 (invalid byte at offset {})",
+                "{what} is not valid UTF-8 (invalid byte at offset {})",
                 e.valid_up_to()
             ),
         )
-    })?;
-    let json = json::parse(text, limits.max_json_depth).map_err(|e| match e {
+    })
+}
+
+/// Then JSON syntax and nesting depth.
+pub(crate) fn parse_checked<'a>(
+    text: &'a str,
+    limits: &Limits,
+    what: &str,
+) -> Result<Json<'a>, InputError> {
+    json::parse(text, limits.max_json_depth).map_err(|e| match e {
         ParseError::TooDeep { limit } => InputError::new(
             InputErrorKind::Limit,
-            format!("event nests JSON deeper than max_json_depth ({limit})"),
+            format!("{what} nests JSON deeper than max_json_depth ({limit})"),
         ),
         ParseError::Syntax(msg) => {
-            InputError::new(InputErrorKind::Json, format!("event is not JSON: {msg}"))
+            InputError::new(InputErrorKind::Json, format!("{what} is not JSON: {msg}"))
         }
-    })?;
-    decode_json(&json)
+    })
 }
 
 fn event_error(message: impl Into<String>) -> InputError {

@@ -251,6 +251,62 @@ event_names! {
     PeerLost => "Broker::peer_lost",
 }
 
+impl Event {
+    /// The request id the event carries: requests and responses of every
+    /// API, node dispatches, SupervisorControl traffic.
+    pub fn reqid(&self) -> Option<&str> {
+        match self {
+            Event::SetConfigurationRequest { reqid, .. }
+            | Event::DeployRequest { reqid, .. }
+            | Event::GetNodesRequest { reqid }
+            | Event::NodeDispatchRequest { reqid, .. }
+            | Event::AgentWelcomeRequest { reqid }
+            | Event::AgentStandbyRequest { reqid }
+            | Event::RestartRequest { reqid, .. }
+            | Event::SetConfigurationResponse { reqid, .. }
+            | Event::DeployResponse { reqid, .. }
+            | Event::GetNodesResponse { reqid, .. }
+            | Event::NodeDispatchResponse { reqid, .. }
+            | Event::AgentWelcomeResponse { reqid, .. }
+            | Event::AgentStandbyResponse { reqid, .. }
+            | Event::RestartResponse { reqid, .. }
+            | Event::NodeApiDispatchRequest { reqid, .. }
+            | Event::NodeApiDispatchResponse { reqid, .. }
+            | Event::SupervisorCreateRequest { reqid, .. }
+            | Event::SupervisorStatusRequest { reqid, .. }
+            | Event::SupervisorDestroyRequest { reqid, .. }
+            | Event::SupervisorRestartRequest { reqid, .. }
+            | Event::SupervisorCreateResponse { reqid, .. }
+            | Event::SupervisorStatusResponse { reqid, .. }
+            | Event::SupervisorDestroyResponse { reqid, .. }
+            | Event::SupervisorRestartResponse { reqid, .. } => Some(reqid),
+            Event::NotifyAgentHello(_)
+            | Event::NotifyChange { .. }
+            | Event::NotifyError { .. }
+            | Event::NotifyLog { .. }
+            | Event::NotifyNodeHello { .. }
+            | Event::NotifyNodeExit { .. }
+            | Event::PeerAdded { .. }
+            | Event::PeerLost { .. } => None,
+        }
+    }
+
+    /// The results of an agent API response: all of them for the
+    /// vector-valued ones, the one result for the others.
+    pub fn results(&self) -> Option<&[ResultRecord]> {
+        match self {
+            Event::SetConfigurationResponse { results, .. }
+            | Event::DeployResponse { results, .. }
+            | Event::NodeDispatchResponse { results, .. }
+            | Event::RestartResponse { results, .. } => Some(results),
+            Event::GetNodesResponse { result, .. }
+            | Event::AgentWelcomeResponse { result, .. }
+            | Event::AgentStandbyResponse { result, .. } => Some(std::slice::from_ref(result)),
+            _ => None,
+        }
+    }
+}
+
 const AGENT_API: &str = "Management::Agent::API::";
 
 impl EventName {

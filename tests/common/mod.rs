@@ -15,8 +15,8 @@ use zeek_mgmt_agent::engine::{
     AgentConfig, Channel, EncodingChoice, Engine, Input, LogLevel, Output, SupervisorKind, Time,
 };
 use zeek_mgmt_agent::model::{
-    ClusterRole, Configuration, EndpointInfo, Instance, NetworkInfo, Node, NodeConfig, NodeOutputs,
-    Port, ResultRecord, SupervisorNodeStatus, SupervisorStatus,
+    ClusterRole, Configuration, EndpointInfo, Instance, Node, NodeConfig, NodeOutputs, Port,
+    ResultRecord, SupervisorNodeStatus, SupervisorStatus,
 };
 use zeek_mgmt_agent::supervisor::{host, Command, CommandId, Report};
 use zeek_mgmt_agent::wire::{decode, encode, Dialect, Encoding, Event, Limits};
@@ -448,7 +448,7 @@ impl Harness {
         let mut found = self
             .sent
             .iter()
-            .filter(|s| s.channel == Channel::Response && response_reqid(&s.event) == Some(reqid));
+            .filter(|s| s.channel == Channel::Response && s.event.reqid() == Some(reqid));
         let first = found.next().cloned();
         assert!(
             found.next().is_none(),
@@ -506,37 +506,27 @@ pub fn normalize(event: &Event, dialect: Dialect) -> Event {
         .event
 }
 
-pub fn response_reqid(event: &Event) -> Option<&str> {
-    match event {
-        Event::SetConfigurationResponse { reqid, .. }
-        | Event::DeployResponse { reqid, .. }
-        | Event::GetNodesResponse { reqid, .. }
-        | Event::NodeDispatchResponse { reqid, .. }
-        | Event::AgentWelcomeResponse { reqid, .. }
-        | Event::AgentStandbyResponse { reqid, .. }
-        | Event::RestartResponse { reqid, .. } => Some(reqid),
-        _ => None,
-    }
-}
-
 /// The results of a vector-valued response.
 pub fn results(event: &Event) -> &[ResultRecord] {
-    match event {
-        Event::SetConfigurationResponse { results, .. }
-        | Event::DeployResponse { results, .. }
-        | Event::NodeDispatchResponse { results, .. }
-        | Event::RestartResponse { results, .. } => results,
-        other => panic!("not a vector response: {other:?}"),
-    }
+    assert!(
+        !matches!(
+            event,
+            Event::GetNodesResponse { .. }
+                | Event::AgentWelcomeResponse { .. }
+                | Event::AgentStandbyResponse { .. }
+        ),
+        "not a vector response: {event:?}"
+    );
+    event
+        .results()
+        .unwrap_or_else(|| panic!("not a response: {event:?}"))
 }
 
 /// The single result of a response.
 pub fn result(event: &Event) -> &ResultRecord {
-    match event {
-        Event::GetNodesResponse { result, .. }
-        | Event::AgentWelcomeResponse { result, .. }
-        | Event::AgentStandbyResponse { result, .. } => result,
-        other => panic!("not a single-result response: {other:?}"),
+    match event.results() {
+        Some([one]) => one,
+        _ => panic!("not a single-result response: {event:?}"),
     }
 }
 
@@ -572,13 +562,7 @@ pub fn deploy_event(dialect: Dialect, reqid: &str, config: &Configuration, force
 
 pub fn peer_added(id: &str, address: &str, port: u16) -> Event {
     Event::PeerAdded {
-        endpoint: EndpointInfo {
-            id: id.into(),
-            network: Some(NetworkInfo {
-                address: address.into(),
-                bound_port: Port::tcp(port),
-            }),
-        },
+        endpoint: EndpointInfo::at(id, address, port),
         msg: "handshake successful".into(),
     }
 }
