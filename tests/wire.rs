@@ -81,7 +81,7 @@ fn node_config() -> NodeConfig {
         scripts: vec!["local".into(), "policy/frameworks/management/node".into()],
         env: BTreeMap::from([("A".into(), "1".into())]),
         cpu_affinity: Some(3),
-        cluster: BTreeMap::from([(
+        cluster: std::sync::Arc::new(BTreeMap::from([(
             "worker-01".into(),
             ClusterEndpoint {
                 role: ClusterRole::Worker,
@@ -91,7 +91,7 @@ fn node_config() -> NodeConfig {
                 pcap_file: None,
                 metrics_port: Some(Port::tcp(9100)),
             },
-        )]),
+        )])),
         ..NodeConfig::new("worker-01")
     }
 }

@@ -9,7 +9,8 @@
 //! requests waiting on it are answered when every local node has checked
 //! in or failed, when they time out, or when a newer deploy supersedes it.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::agent::{Engine, Pending};
 use super::nodes::ManagedNode;
@@ -49,7 +50,7 @@ pub(crate) struct DeployOp {
     /// The last stage's wait is over, ready or not.
     pub(crate) stage_expired: bool,
     /// The cluster table every node receives.
-    pub(crate) cluster: BTreeMap<String, ClusterEndpoint>,
+    pub(crate) cluster: Arc<BTreeMap<String, ClusterEndpoint>>,
 }
 
 /// How a waiting request is answered.
@@ -183,7 +184,7 @@ impl Engine {
             stage: Vec::new(),
             stage_timer: None,
             stage_expired: false,
-            cluster: BTreeMap::new(),
+            cluster: Arc::default(),
         };
         // Destroys still in flight from a superseded deploy hold this one up
         // too: the new nodes must not start before the old ones are gone.
@@ -367,13 +368,13 @@ impl Engine {
     fn plan_launch(&mut self) {
         let mut cluster = BTreeMap::new();
         if let Some(config) = &self.config {
+            let hosts: HashMap<&str, std::net::IpAddr> = config
+                .instances
+                .iter()
+                .map(|i| (i.name.as_str(), i.host))
+                .collect();
             for node in &config.nodes {
-                let host = config
-                    .instances
-                    .iter()
-                    .find(|i| i.name == node.instance)
-                    .map(|i| i.host);
-                let Some(host) = host else {
+                let Some(&host) = hosts.get(node.instance.as_str()) else {
                     continue; // validation rules this out
                 };
                 cluster.insert(
@@ -394,7 +395,7 @@ impl Engine {
             stages[managed.node.role.start_stage()].push(name.clone());
         }
         if let Some(op) = self.deploy.as_mut() {
-            op.cluster = cluster;
+            op.cluster = Arc::new(cluster);
             op.stages = stages.into_iter().filter(|s| !s.is_empty()).collect();
         }
     }

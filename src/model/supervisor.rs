@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::enums::ClusterRole;
 use super::port::Port;
@@ -42,7 +43,9 @@ pub struct NodeConfig {
     pub scripts: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub cpu_affinity: Option<i64>,
-    pub cluster: BTreeMap<String, ClusterEndpoint>,
+    /// Every node of the cluster. Shared: all nodes of one deploy get the
+    /// same table, so a large cluster is held once, not once per node.
+    pub cluster: Arc<BTreeMap<String, ClusterEndpoint>>,
 }
 
 impl NodeConfig {
@@ -60,7 +63,7 @@ impl NodeConfig {
             scripts: Vec::new(),
             env: BTreeMap::new(),
             cpu_affinity: None,
-            cluster: BTreeMap::new(),
+            cluster: Arc::default(),
         }
     }
 }

@@ -546,7 +546,8 @@ pub(crate) fn decode_node_config(v: In<'_, '_>) -> R<NodeConfig> {
             .opt(9 + off, "cluster", |v| {
                 v.string_table(decode_cluster_endpoint)
             })?
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
     })
 }
 
@@ -576,7 +577,7 @@ pub(crate) fn encode_node_config(o: Out<'_>, c: &NodeConfig, dialect: Dialect) {
     rec.field("env").string_table(&c.env);
     rec.opt("cpu_affinity", c.cpu_affinity, |o, v| o.integer(v));
     let mut cluster = rec.field("cluster").table();
-    for (name, endpoint) in &c.cluster {
+    for (name, endpoint) in c.cluster.iter() {
         encode_cluster_endpoint(cluster.entry(name), endpoint, dialect);
     }
     cluster.end();
