@@ -96,6 +96,7 @@
 pub mod engine;
 pub mod model;
 pub mod supervisor;
+pub mod text;
 pub mod wire;
 
 pub use engine::{AgentConfig, AgentError, Engine, Input, Output, SupervisorKind, Time};

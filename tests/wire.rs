@@ -672,3 +672,38 @@ fn limits_come_first_and_are_exact() {
     let fits = br#"{"event": "get_nodes_request", "args": ["r"]}"#;
     assert!(decode(fits, &limits).is_ok());
 }
+
+#[test]
+fn zeek_clients_instance_json_is_accepted() {
+    let text = r#"{"event": "deploy_request", "args": {"reqid": "r", "config": {"id": "c",
+        "instances": [{"name": "a", "host": "10.0.0.1", "port": 2151}, {"name": "b", "host": "10.0.0.2"}, {"name": "c"}]}}}"#;
+    let Event::DeployRequest { config, .. } = ok(text) else {
+        panic!()
+    };
+    let got: Vec<(String, String, Option<Port>)> = config
+        .instances
+        .iter()
+        .map(|i| (i.name.clone(), i.host.to_string(), i.listen_port))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a".into(), "10.0.0.1".into(), Some(Port::tcp(2151))),
+            ("b".into(), "10.0.0.2".into(), None),
+            ("c".into(), "0.0.0.0".into(), None),
+        ]
+    );
+}
+
+#[test]
+fn a_response_with_both_result_and_results_is_refused() {
+    let e = decode(
+        br#"{"event": "deploy_response", "args": {"reqid": "r", "results": [], "result": []}}"#,
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "deploy_response: both 'results' and 'result' given"
+    );
+}

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::text::escape_for_message as q;
+
 /// The transport protocol of a [`Port`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Proto {
@@ -82,16 +84,16 @@ impl Port {
     pub fn parse(text: &str) -> Result<Port, String> {
         let (number, proto) = text
             .split_once('/')
-            .ok_or_else(|| format!("port '{text}' is not of the form <number>/<proto>"))?;
+            .ok_or_else(|| format!("port '{}' is not of the form <number>/<proto>", q(text)))?;
         if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("port '{text}' has no valid number"));
+            return Err(format!("port '{}' has no valid number", q(text)));
         }
         let value: u64 = number
             .parse()
-            .map_err(|_| format!("port {number} out of range"))?;
+            .map_err(|_| format!("port {} out of range", q(number)))?;
         let number = Port::number_from(value)?;
         let proto = Proto::parse(proto)
-            .ok_or_else(|| format!("port '{text}' has unknown protocol '{proto}'"))?;
+            .ok_or_else(|| format!("port '{}' has unknown protocol '{}'", q(text), q(proto)))?;
         Ok(Port { number, proto })
     }
 }
@@ -140,6 +142,10 @@ mod tests {
         assert!(Port::parse("1/sctp")
             .unwrap_err()
             .contains("unknown protocol 'sctp'"));
+        assert_eq!(
+            Port::parse("1\n/tcp").unwrap_err(),
+            "port '1\\n/tcp' has no valid number"
+        );
     }
 
     #[test]

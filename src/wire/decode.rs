@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::event::{AgentHello, Event, EventName};
-use super::json::{self, escape_for_message, Json, ParseError};
+use super::json::{self, Json, ParseError};
 use super::read::{In, PathError, SeqKind, R};
 use super::records::{
     decode_configuration, decode_endpoint_info, decode_node, decode_node_config,
@@ -15,6 +15,7 @@ use super::records::{
 };
 use super::{Encoding, Format, InputError, InputErrorKind, Limits};
 use crate::model::State;
+use crate::text::escape_for_message;
 
 /// A decoded inbound event and how it arrived.
 #[derive(Clone, Debug, PartialEq)]
@@ -425,6 +426,12 @@ fn decode_event(a: &Args<'_, '_>) -> Result<Event, InputError> {
         | N::NodeDispatchResponse
         | N::RestartResponse => {
             a.expect(2, &["reqid", "results", "result"])?;
+            if a.is_named("results") && a.is_named("result") {
+                return Err(event_error(format!(
+                    "{}: both 'results' and 'result' given",
+                    a.event.display()
+                )));
+            }
             let reqid = a.string(0, "reqid")?;
             let results = a.req_any(1, RESULTS, decode_results)?;
             match a.event {

@@ -1,7 +1,6 @@
 //! Outbound: a typed [`Event`] to JSON text, in one encoding and dialect.
 
 use super::event::{AgentHello, Event};
-use super::json::{write_str_ascii, write_str_utf8};
 use super::read::SeqKind;
 use super::records::{
     encode_configuration, encode_endpoint_info, encode_node, encode_node_config,
@@ -9,6 +8,7 @@ use super::records::{
 };
 use super::write::{Out, RecOut};
 use super::{Dialect, Encoding, Format};
+use crate::text::{write_str_ascii, write_str_utf8};
 
 /// Encodes `event` for `topic`.
 ///

@@ -21,11 +21,11 @@ mod write;
 
 use std::fmt;
 
+pub use crate::text::escape_for_message;
 pub use configuration::{decode_configuration, encode_configuration};
 pub use decode::{decode, Inbound};
 pub use encode::encode;
 pub use event::{AgentHello, Event, EventName};
-pub use json::escape_for_message;
 
 /// The shape of Zeek's agent API the agent speaks (see `PROTOCOL.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -33,7 +33,9 @@ pub enum Dialect {
     /// The agent API of May 2022 (API version 1), the project's seed.
     #[default]
     Seed,
-    /// Zeek 5.0 – 6.0.
+    /// Zeek 5.0 – 6.x (PROTOCOL.md). Its Supervisor records are Zeek
+    /// 5.0's; Zeek 5.1 – 6.0 Supervisors had other `NodeConfig` layouts,
+    /// which are read but not written.
     Zeek5,
     /// Zeek 6.1 – 6.2.
     Zeek6,

@@ -10,9 +10,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::json::{escape_for_message, Json};
+use super::json::Json;
 use super::Format;
 use crate::model::{Port, Proto, ZeekEnum};
+use crate::text::escape_for_message;
 
 /// One step of the path to a value inside an argument.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,12 +20,24 @@ use crate::model::{
 
 const INSTANCE: &str = "Management::Instance";
 
+/// zeek-client's JSON calls the listen port `port` and leaves out a host
+/// of `0.0.0.0`; both are accepted.
 pub(crate) fn decode_instance(v: In<'_, '_>) -> R<Instance> {
-    let rec = v.record(INSTANCE, &[2, 3], &["name", "host", "listen_port"])?;
+    let rec = v.record(INSTANCE, &[2, 3], &["name", "host", "listen_port", "port"])?;
+    let listen_port = match rec.get_any(2, &["listen_port", "port"]) {
+        Some((value, name)) => Some(value.port().map_err(|e| e.at_field(name))?),
+        None => None,
+    };
+    let host = match v.format {
+        Format::Broker => rec.req(1, "host", In::addr)?,
+        Format::Plain => rec
+            .opt(1, "host", In::addr)?
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+    };
     Ok(Instance {
         name: rec.req(0, "name", |v| v.string().map(str::to_owned))?,
-        host: rec.req(1, "host", In::addr)?,
-        listen_port: rec.opt(2, "listen_port", In::port)?,
+        host,
+        listen_port,
     })
 }
 
@@ -379,7 +391,10 @@ pub(crate) fn decode_value(v: In<'_, '_>) -> R<Value> {
                     }
                     Value::Table(table)
                 }
-                other => return Err(PathError::new(format!("unknown Broker type '{other}'"))),
+                other => {
+                    let other = crate::text::escape_for_message(other);
+                    return Err(PathError::new(format!("unknown Broker type '{other}'")));
+                }
             })
         }
     }

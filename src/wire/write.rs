@@ -8,10 +8,10 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use super::json::{write_str_ascii, write_str_utf8};
 use super::read::SeqKind;
 use super::Format;
 use crate::model::{Port, Value, ZeekEnum};
+use crate::text::{write_str_ascii, write_str_utf8};
 
 /// Writes one value.
 pub(crate) struct Out<'b> {
