@@ -8,7 +8,7 @@ use common::*;
 use zeek_mgmt_agent::engine::{Channel, MANAGEMENT_NODE_SCRIPT};
 use zeek_mgmt_agent::model::{ClusterRole, Configuration, Port, ResultData, State};
 use zeek_mgmt_agent::supervisor::Report;
-use zeek_mgmt_agent::wire::{Dialect, Event};
+use zeek_mgmt_agent::wire::{Dialect, Encoding, Event};
 
 fn ids(config: &[zeek_mgmt_agent::model::NodeConfig]) -> Vec<&str> {
     config.iter().map(|c| c.name.as_str()).collect()
@@ -252,23 +252,39 @@ fn set_configuration_has_no_same_id_short_cut() {
 }
 
 #[test]
-fn a_repeated_deploy_of_the_configuration_in_flight_waits_for_it() {
+fn the_same_id_is_answered_at_once_even_while_it_is_deploying_or_after_a_timeout() {
     for (dialect, encoding, sup) in variants().into_iter().filter(|v| v.0 != Dialect::Seed) {
         let mut h = Harness::new(dialect, encoding, sup);
         let config = mini("c1");
         h.send(deploy_event(dialect, "r1", &config, false));
         h.run_supervisor();
+        // Zeek's rule: the configuration id is the current one, not forced.
         h.send(deploy_event(dialect, "r2", &config, false));
-        assert!(
-            h.response("r2").is_none(),
-            "{}: not claimed done early",
+        assert_eq!(
+            summary(results(&h.response("r2").expect("answered at once").event)),
+            vec![(None, true, None)],
+            "{}",
             h.label()
         );
-        h.settle(&config);
-        let one = results(&h.response("r1").unwrap().event).to_vec();
-        let two = results(&h.response("r2").unwrap().event).to_vec();
-        assert_eq!(summary(&one), summary(&two));
-        assert!(two.iter().all(|r| r.reqid == "r2"));
+        // The deploy in flight is untouched and answers its own request.
+        for n in ["logger-01", "manager", "worker-01"] {
+            h.hello(n);
+        }
+        h.run_supervisor();
+        h.advance(5000);
+        let first = results(&h.response("r1").unwrap().event).to_vec();
+        assert_eq!(
+            first[0].error.as_deref(),
+            Some("request timed out"),
+            "{}",
+            h.label()
+        );
+        // After that timeout the same id is still the current configuration.
+        h.send(deploy_event(dialect, "r3", &config, false));
+        assert_eq!(
+            summary(results(&h.response("r3").unwrap().event)),
+            vec![(None, true, None)]
+        );
         assert_eq!(
             h.supervisor.creates.len(),
             4,
@@ -276,6 +292,120 @@ fn a_repeated_deploy_of_the_configuration_in_flight_waits_for_it() {
             h.label()
         );
     }
+}
+
+#[test]
+fn a_supervisor_that_loses_destroys_cannot_block_deploys_for_good() {
+    for (dialect, encoding) in [
+        (Dialect::Seed, Encoding::Broker),
+        (Dialect::Zeek7, Encoding::Plain),
+    ] {
+        let mut h = Harness::new(dialect, encoding, Sup::Host);
+        h.supervisor_peers();
+        h.deploy_all("r1", &mini("c1"));
+        h.send(deploy_event(dialect, "r2", &mini("c2"), false));
+        if dialect != Dialect::Seed {
+            h.run_one_command(); // the status round trip
+        }
+        assert_eq!(h.queue.len(), 4);
+        h.queue.clear(); // every destroy is lost
+        h.advance(5000); // r2 times out, still waiting for its teardown
+        assert_eq!(
+            results(&h.response("r2").unwrap().event)[0]
+                .error
+                .as_deref(),
+            Some("request timed out")
+        );
+        h.send(deploy_event(dialect, "r3", &mini("c3"), false));
+        if dialect != Dialect::Seed {
+            h.run_one_command();
+        }
+        assert!(
+            h.supervisor.creates.len() == 4,
+            "{dialect}: nothing starts while the destroys may still come"
+        );
+        // At the Supervisor deadline the agent stops waiting, says so, and
+        // starts the new nodes.
+        h.advance_to(60_000);
+        let lost: Vec<_> = h
+            .notifications()
+            .into_iter()
+            .filter(|e| matches!(e, Event::NotifyError { msg, .. } if msg.starts_with("the Supervisor did not answer the destroy of node")))
+            .collect();
+        assert_eq!(lost.len(), 4, "{dialect}");
+        assert!(
+            h.changes()
+                .contains(&("manager".into(), "RUNNING".into(), "UNKNOWN".into())),
+            "{dialect}"
+        );
+        h.settle(&mini("c3"));
+        assert_eq!(h.supervisor.creates.len(), 8, "{dialect}");
+        // r3 itself timed out long before (once); its nodes run all the same.
+        assert_eq!(
+            results(&h.response("r3").unwrap().event)[0]
+                .error
+                .as_deref(),
+            Some("request timed out")
+        );
+        let state = h.engine.state();
+        assert!(
+            state.nodes.iter().all(|n| n.state == State::Running),
+            "{dialect}: {state:?}"
+        );
+        assert_eq!(state.supervisor_commands_pending, 0, "{dialect}");
+    }
+}
+
+#[test]
+fn an_unanswered_status_round_trip_falls_back_to_the_known_nodes() {
+    let mut h = Harness::new(Dialect::Zeek7, Encoding::Broker, Sup::Host);
+    h.supervisor_peers();
+    h.deploy_all("r1", &mini("c1"));
+    h.send(deploy_event(Dialect::Zeek7, "r2", &mini("c2"), false));
+    h.queue.clear(); // the status request is lost
+    h.advance(59_999);
+    assert!(h.queue.is_empty());
+    h.advance(1);
+    let destroys: Vec<_> = h.queue.iter().map(|c| format!("{:?}", c.command)).collect();
+    assert_eq!(destroys.len(), 4, "{destroys:?}");
+    assert!(h.notifications().iter().any(|e| matches!(e, Event::NotifyError { msg, .. } if msg.contains("did not answer the status request"))));
+    h.settle(&mini("c2"));
+    assert_eq!(h.supervisor.creates.len(), 8);
+}
+
+#[test]
+fn reports_about_an_old_process_do_not_touch_its_planned_successor() {
+    let mut h = Harness::new(Dialect::Seed, Encoding::Broker, Sup::Process);
+    h.deploy_all("r1", &mini("c1"));
+    h.clear_sent();
+    h.send(deploy_event(Dialect::Seed, "r2", &mini("c2"), false)); // destroys queued
+    h.deliver(Report::NodeCrashed {
+        node: "worker-01".into(),
+        outputs: outputs("", "boom"),
+    });
+    h.deliver(Report::NodeSpawned {
+        node: "worker-01".into(),
+        pid: 777,
+    });
+    h.deliver(Report::NodeFailed {
+        node: "worker-01".into(),
+        reason: "x".into(),
+        outputs: outputs("", ""),
+    });
+    h.hello("worker-01");
+    let w1 = h
+        .engine
+        .state()
+        .nodes
+        .into_iter()
+        .find(|n| n.name == "worker-01")
+        .unwrap();
+    assert_eq!((w1.state, w1.pid, w1.restarts), (State::Unknown, None, 0));
+    assert!(h.changes().is_empty(), "{:?}", h.changes());
+    h.settle(&mini("c2"));
+    assert!(results(&h.response("r2").unwrap().event)
+        .iter()
+        .all(|r| r.success));
 }
 
 #[test]

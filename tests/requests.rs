@@ -569,9 +569,8 @@ fn a_silent_supervisor_does_not_make_the_agent_grow() {
             "{dialect}: {:?}",
             state.pending_requests
         );
-        // Only what the current deploy still waits for: its status round
-        // trip (zeek7) or the destroys of the first configuration's nodes
-        // (seed), never one entry per request.
+        // Only what the current deploy still waits for, never one entry per
+        // request.
         assert!(
             state.supervisor_commands_pending <= 4,
             "{dialect}: {}",
@@ -582,5 +581,98 @@ fn a_silent_supervisor_does_not_make_the_agent_grow() {
             600,
             "{dialect}: every request answered once"
         );
+        // Once the Supervisor listens again, deploys work.
+        h.queue.clear();
+        h.advance(120_000);
+        // At most the creates of the current nodes wait for an answer.
+        assert!(
+            h.engine.state().supervisor_commands_pending <= 4,
+            "{dialect}"
+        );
+        let answer = h.deploy_all("final", &mini("final"));
+        assert!(
+            results(&answer).iter().all(|r| r.success),
+            "{dialect}: {answer:?}"
+        );
     }
+}
+
+#[test]
+fn a_failed_restart_puts_the_node_back_as_it_was() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        h.supervisor
+            .fail_create
+            .insert("worker-01".into(), "no interface".into());
+        h.send(deploy_event(dialect, "r1", &mini("c1"), false));
+        h.run_supervisor();
+        h.hello("logger-01");
+        h.run_supervisor();
+        h.hello("manager");
+        h.run_supervisor();
+        // worker-01 could not be created: nothing to restart, answered at once.
+        h.send(Event::RestartRequest {
+            reqid: "x1".into(),
+            nodes: set(&["worker-01"]),
+        });
+        assert_eq!(
+            summary(results(&h.response("x1").unwrap().event)),
+            vec![(
+                Some("worker-01".into()),
+                false,
+                Some("could not restart node worker-01".into())
+            )],
+            "{}",
+            h.label()
+        );
+        assert!(h.queue.is_empty());
+        // worker-02's restart fails: it goes back to PENDING's predecessor.
+        h.supervisor.fail_restart.insert("manager".into());
+        h.send(Event::RestartRequest {
+            reqid: "x2".into(),
+            nodes: set(&["manager"]),
+        });
+        h.run_supervisor();
+        assert!(
+            h.changes().ends_with(&[
+                ("manager".into(), "RUNNING".into(), "PENDING".into()),
+                ("manager".into(), "PENDING".into(), "RUNNING".into()),
+            ]),
+            "{}: {:?}",
+            h.label(),
+            h.changes()
+        );
+        // ... and the deploy still completes when the last node checks in.
+        h.hello("worker-02");
+        let r1 = results(&h.response("r1").expect("not held up").event).to_vec();
+        assert_eq!(r1.iter().filter(|r| r.success).count(), 3, "{}", h.label());
+        assert_eq!(
+            r1[2].error.as_deref(),
+            Some("failed to create node worker-01: no interface")
+        );
+    }
+}
+
+#[test]
+fn a_restart_during_teardown_does_not_restart_the_old_process() {
+    let mut h = deployed(Dialect::Zeek7, Encoding::Broker, Sup::Host);
+    h.send(deploy_event(Dialect::Zeek7, "r2", &mini("c2"), false));
+    let queued = h.queue.len();
+    h.send(Event::RestartRequest {
+        reqid: "x1".into(),
+        nodes: set(&["worker-01"]),
+    });
+    assert_eq!(
+        h.queue.len(),
+        queued,
+        "no restart command for a node not started yet"
+    );
+    assert_eq!(
+        summary(results(&h.response("x1").unwrap().event)),
+        vec![(
+            Some("worker-01".into()),
+            false,
+            Some("could not restart node worker-01".into())
+        )]
+    );
 }

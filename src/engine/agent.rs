@@ -4,9 +4,10 @@
 //! the order they must be carried out. Nothing here reads a clock, touches
 //! a file or starts a process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 
+use super::commands::Commands;
 use super::config::{AgentConfig, SupervisorKind};
 use super::deploy::DeployOp;
 use super::nodes::NodeTable;
@@ -15,7 +16,7 @@ use super::requests::{RequestKind, Requests};
 use super::time::Time;
 use super::timers::{Timer, Timers};
 use crate::model::{Configuration, NodeOutputs, ResultRecord};
-use crate::supervisor::{host, Command, CommandId, Report, SupervisorCommand};
+use crate::supervisor::{host, Report};
 use crate::wire::{decode, Encoding, Event, Inbound, InputError, InputErrorKind, Limits};
 
 /// The topic of the agent's traffic with its cluster nodes.
@@ -77,30 +78,6 @@ impl fmt::Display for AgentError {
 
 impl std::error::Error for AgentError {}
 
-/// What a supervisor command is waiting to do with its answer.
-#[derive(Clone, Debug)]
-pub(crate) enum Pending {
-    /// The status round trip that starts a deploy's teardown (Zeek >= 5.0).
-    DeployStatus {
-        op: u64,
-    },
-    /// Destroying a node; the deploy `op` waits for it.
-    Destroy {
-        op: u64,
-        node: String,
-    },
-    Create {
-        node: String,
-    },
-    Restart {
-        reqid: String,
-        node: String,
-    },
-    GetNodesStatus {
-        reqid: String,
-    },
-}
-
 /// The agent's logic. See the crate documentation for the calling pattern.
 pub struct Engine {
     pub(crate) cfg: AgentConfig,
@@ -114,7 +91,7 @@ pub struct Engine {
     pub(crate) outputs: HashMap<String, NodeOutputs>,
     pub(crate) requests: Requests,
     pub(crate) deploy: Option<DeployOp>,
-    pub(crate) commands: BTreeMap<CommandId, Pending>,
+    pub(crate) commands: Commands,
     /// Node dispatch fan-out id -> controller request id.
     pub(crate) dispatches: HashMap<String, String>,
     pub(crate) timers: Timers,
@@ -137,7 +114,7 @@ impl Engine {
             outputs: HashMap::new(),
             requests: Requests::new(),
             deploy: None,
-            commands: BTreeMap::new(),
+            commands: Commands::default(),
             dispatches: HashMap::new(),
             timers: Timers::default(),
             supervisor_up,
@@ -216,6 +193,7 @@ impl Engine {
             match timer {
                 Timer::Request(reqid) => self.on_request_timeout(&reqid),
                 Timer::Stage { op } => self.on_stage_timeout(op),
+                Timer::Command(id) => self.on_command_timeout(id),
             }
         }
         self.now = now;
@@ -369,32 +347,8 @@ impl Engine {
         format!("{}{id}", self.cfg.id_prefix)
     }
 
-    /// Sends a supervisor command, remembering what its answer is for.
-    pub(crate) fn command(&mut self, command: Command, pending: Pending) -> CommandId {
-        let id = CommandId(self.next_id());
-        self.commands.insert(id, pending);
-        let command = SupervisorCommand { id, command };
-        match self.cfg.supervisor {
-            SupervisorKind::Process => {
-                self.log(
-                    LogLevel::Debug,
-                    format!("supervisor command {}: {:?}", id.0, command.command),
-                );
-                self.out.push(Output::Supervisor(command));
-            }
-            SupervisorKind::Host { .. } => {
-                let event = host::command_event(&self.cfg.id_prefix, &command);
-                self.publish(host::SUPERVISOR_TOPIC, event);
-            }
-        }
-        id
-    }
-
-    /// Stops waiting for a command's answer (its request is over); a late
-    /// answer is then ignored. Keeps the table from growing when a
-    /// Supervisor never answers.
-    pub(crate) fn forget_command(&mut self, id: CommandId) {
-        self.commands.remove(&id);
+    pub(crate) fn push_output(&mut self, output: Output) {
+        self.out.push(output);
     }
 
     pub(crate) fn ensure_directory(&mut self, node: &str, path: String) {

@@ -64,6 +64,10 @@ pub struct AgentConfig {
     /// dispatches). The shells put a random nonce in it so that ids of two
     /// agent lifetimes never collide.
     pub id_prefix: String,
+    /// How long a deploy waits for the Supervisor to answer its status
+    /// request or a destroy before it goes on without the answer. Generous:
+    /// Zeek's Supervisor stops nodes one after another, up to ~26 s each.
+    pub supervisor_timeout_ms: u64,
     /// Staged start: how long a start stage (loggers, manager, proxies) may
     /// keep the next one waiting for its nodes to become ready.
     pub stage_wait_ms: u64,
@@ -86,6 +90,7 @@ impl AgentConfig {
             supervisor: SupervisorKind::Process,
             broker_id: "zeek-mgmt-agent".to_owned(),
             id_prefix: "zma-".to_owned(),
+            supervisor_timeout_ms: 60_000,
             stage_wait_ms: 500,
         }
     }

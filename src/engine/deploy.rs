@@ -6,13 +6,17 @@
 //! 5.0: ask the Supervisor for its status and destroy every node that is
 //! not a management node), then start the new nodes in stages (loggers ->
 //! manager -> proxies -> workers) and wait for each to check in. The
-//! requests waiting on it are answered when every local node has checked
-//! in or failed, when they time out, or when a newer deploy supersedes it.
+//! request waiting on it is answered when every local node has checked in
+//! or failed, when it times out, or when a newer deploy supersedes it; the
+//! operation itself carries on after a timeout until its nodes are started.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::agent::{Engine, Pending};
+use super::agent::Engine;
+use super::commands::Pending;
+use super::config::SupervisorKind;
 use super::nodes::ManagedNode;
 use super::output::LogLevel;
 use super::requests::RequestKind;
@@ -23,7 +27,7 @@ use crate::model::{
     SupervisorStatus,
 };
 use crate::supervisor::{Command, CommandId};
-use crate::wire::{Dialect, Encoding, Event};
+use crate::wire::{escape_for_message, Dialect, Encoding, Event};
 
 /// The env entry that marks Zeek's own management processes (agent,
 /// controller) among supervised nodes.
@@ -34,8 +38,8 @@ pub(crate) struct DeployOp {
     pub(crate) id: u64,
     /// The configuration being deployed; `None` for standby.
     pub(crate) config_id: Option<String>,
-    /// Requests waiting for the outcome.
-    pub(crate) waiters: Vec<String>,
+    /// The request waiting for the outcome, until it is answered.
+    pub(crate) waiter: Option<String>,
     /// The status round trip that precedes teardown (Zeek >= 5.0).
     pub(crate) status: Option<CommandId>,
     /// Destroys the launch waits for.
@@ -75,35 +79,16 @@ impl Engine {
         } else {
             RequestKind::SetConfiguration
         };
-        if force == Some(false) {
-            let joins = self
-                .deploy
-                .as_ref()
-                .is_some_and(|op| op.config_id.as_deref() == Some(config.id.as_str()));
-            if joins {
-                // The same configuration is being deployed: wait for that.
-                self.log(
-                    LogLevel::Info,
-                    format!(
-                        "deploy {reqid} waits for the deploy of configuration {} in flight",
-                        config.id
-                    ),
-                );
-                self.register_request(&reqid, kind, encoding);
-                if let Some(op) = self.deploy.as_mut() {
-                    op.waiters.push(reqid);
-                }
-                return;
-            }
-            if self.config.as_ref().is_some_and(|c| c.id == config.id) {
-                self.log(
-                    LogLevel::Info,
-                    format!("already running configuration {}", config.id),
-                );
-                let results = vec![ResultRecord::success(&reqid, &self.cfg.name)];
-                self.answer(encoding, Event::DeployResponse { reqid, results });
-                return;
-            }
+        let same_id = self.config.as_ref().is_some_and(|c| c.id == config.id);
+        if force == Some(false) && same_id {
+            // Zeek's short cut: the configuration is the current one.
+            self.log(
+                LogLevel::Info,
+                format!("already running configuration {}", config.id),
+            );
+            let results = vec![ResultRecord::success(&reqid, &self.cfg.name)];
+            self.answer(encoding, Event::DeployResponse { reqid, results });
+            return;
         }
         let problems = validate_configuration(&config);
         if !problems.is_empty() {
@@ -143,9 +128,9 @@ impl Engine {
             self.supersede(old, &waiter);
         }
 
-        // Adopt: the previous nodes retire (those never created just go),
-        // the new local nodes are planned.
-        for (name, node) in std::mem::take(&mut self.nodes.managed) {
+        // Adopt: the previous nodes that were started retire; the new local
+        // nodes are planned.
+        for (name, node) in self.nodes.take_managed() {
             if let Some(create) = node.create {
                 // A late answer to its create no longer concerns anybody.
                 self.forget_command(create);
@@ -155,9 +140,7 @@ impl Engine {
         self.outputs.clear();
         if let Some(config) = &target {
             for node in config.nodes.iter().filter(|n| n.instance == self.cfg.name) {
-                self.nodes
-                    .managed
-                    .insert(node.name.clone(), ManagedNode::planned(node.clone()));
+                self.nodes.plan(node.clone());
             }
         }
         let config_id = target.as_ref().map(|c| c.id.clone());
@@ -173,42 +156,27 @@ impl Engine {
             None => self.notify_log("standing by: stopping all cluster nodes".to_owned(), ""),
         }
 
-        let mut op = DeployOp {
+        // Destroys still in flight from a superseded deploy hold this one up
+        // too: the new nodes must not start before the old ones are gone.
+        let destroys = self.commands.adopt_destroys(id).into_iter().collect();
+        self.deploy = Some(DeployOp {
             id,
             config_id,
-            waiters: vec![waiter],
+            waiter: Some(waiter),
             status: None,
-            destroys: BTreeSet::new(),
+            destroys,
             launched: false,
             stages: VecDeque::new(),
             stage: Vec::new(),
             stage_timer: None,
             stage_expired: false,
             cluster: Arc::default(),
-        };
-        // Destroys still in flight from a superseded deploy hold this one up
-        // too: the new nodes must not start before the old ones are gone.
-        for (command, pending) in self.commands.iter_mut() {
-            if let Pending::Destroy { op: owner, .. } = pending {
-                *owner = id;
-                op.destroys.insert(*command);
-            }
-        }
-        self.deploy = Some(op);
+        });
 
         if self.cfg.dialect == Dialect::Seed {
-            let to_stop: Vec<String> = self
-                .nodes
-                .retiring
-                .keys()
-                .filter(|n| !self.destroy_in_flight(n))
-                .cloned()
-                .collect();
-            for name in to_stop {
-                self.destroy_node(&name, id);
-            }
+            self.destroy_retiring(id);
         } else {
-            let status = self.command(
+            let status = self.command_with_deadline(
                 Command::Status {
                     node: String::new(),
                 },
@@ -228,23 +196,28 @@ impl Engine {
         if let Some(status) = old.status {
             self.forget_command(status);
         }
-        let reason = format!(
-            "superseded by request '{}'",
-            crate::wire::escape_for_message(by)
-        );
-        for waiter in old.waiters {
+        let reason = format!("superseded by request '{}'", escape_for_message(by));
+        if let Some(waiter) = old.waiter {
             self.answer_waiter(&waiter, Outcome::Superseded(&reason));
         }
     }
 
-    pub(crate) fn destroy_in_flight(&self, node: &str) -> bool {
-        self.commands
-            .values()
-            .any(|p| matches!(p, Pending::Destroy { node: n, .. } if n == node))
+    /// Destroys every retiring node not being destroyed already.
+    fn destroy_retiring(&mut self, op: u64) {
+        let to_stop: Vec<String> = self
+            .nodes
+            .retiring
+            .keys()
+            .filter(|n| !self.commands.destroying(n))
+            .cloned()
+            .collect();
+        for name in to_stop {
+            self.destroy_node(&name, op);
+        }
     }
 
     fn destroy_node(&mut self, name: &str, op: u64) {
-        let command = self.command(
+        let command = self.command_with_deadline(
             Command::Destroy {
                 node: name.to_owned(),
             },
@@ -253,20 +226,25 @@ impl Engine {
                 node: name.to_owned(),
             },
         );
-        if let Some(current) = self.deploy.as_mut().filter(|d| d.id == op) {
+        if let Some(current) = self.current_op(op) {
             current.destroys.insert(command);
         }
+    }
+
+    fn current_op(&mut self, op: u64) -> Option<&mut DeployOp> {
+        self.deploy.as_mut().filter(|d| d.id == op)
     }
 
     /// The Supervisor's status for a deploy (Zeek >= 5.0): destroy every
     /// supervised node that is not a management node.
     pub(crate) fn on_deploy_status(&mut self, op: u64, status: &SupervisorStatus) {
-        let Some(current) = self.deploy.as_mut().filter(|d| d.id == op) else {
+        let Some(current) = self.current_op(op) else {
             return; // superseded; the newer deploy asked for its own status
         };
         current.status = None;
         for (name, supervised) in &status.nodes {
-            if supervised.node.env.contains_key(MANAGEMENT_NODE_ENV) || self.destroy_in_flight(name)
+            if supervised.node.env.contains_key(MANAGEMENT_NODE_ENV)
+                || self.commands.destroying(name)
             {
                 continue;
             }
@@ -277,7 +255,7 @@ impl Engine {
             .nodes
             .retiring
             .keys()
-            .filter(|n| !status.nodes.contains_key(n.as_str()) && !self.destroy_in_flight(n))
+            .filter(|n| !status.nodes.contains_key(n.as_str()) && !self.commands.destroying(n))
             .cloned()
             .collect();
         for name in gone {
@@ -295,13 +273,45 @@ impl Engine {
         if ok {
             self.retire_stopped(&node);
         } else {
-            self.nodes.retiring.remove(&node);
             self.notify_error(format!("failed to destroy node {node}"), &node);
+            self.retire_unknown(&node);
         }
-        if let Some(current) = self.deploy.as_mut().filter(|d| d.id == op) {
+        self.destroy_settled(op, id);
+    }
+
+    fn destroy_settled(&mut self, op: u64, id: CommandId) {
+        if let Some(current) = self.current_op(op) {
             current.destroys.remove(&id);
         }
         self.continue_deploy();
+    }
+
+    /// A command a deploy waited on got no answer in time: go on without.
+    pub(crate) fn on_unanswered(&mut self, id: CommandId, pending: Pending) {
+        match pending {
+            Pending::Destroy { op, node } => {
+                self.notify_error(
+                    format!("the Supervisor did not answer the destroy of node {node}"),
+                    &node,
+                );
+                self.retire_unknown(&node);
+                self.destroy_settled(op, id);
+            }
+            Pending::DeployStatus { op } => {
+                let Some(current) = self.current_op(op).filter(|d| d.status == Some(id)) else {
+                    return;
+                };
+                current.status = None;
+                self.notify_error(
+                    "the Supervisor did not answer the status request; stopping the nodes this agent knows of"
+                        .to_owned(),
+                    "",
+                );
+                self.destroy_retiring(op);
+                self.continue_deploy();
+            }
+            other => self.log(LogLevel::Debug, format!("no answer to {other:?}")),
+        }
     }
 
     pub(crate) fn on_created(&mut self, id: CommandId, error: Option<String>) {
@@ -315,12 +325,14 @@ impl Engine {
         };
         let message = format!("failed to create node {node}: {error}");
         self.notify_error(message.clone(), &node);
-        let ours = self
+        if let Some(managed) = self
             .nodes
             .managed
             .get_mut(&node)
-            .filter(|m| m.create == Some(id));
-        if let Some(managed) = ours {
+            .filter(|m| m.create == Some(id))
+        {
+            // The Supervisor has no such node: nothing to restart or stop.
+            managed.create = None;
             managed.failure = Some(message);
             self.set_state(&node, State::Failed);
             self.continue_deploy();
@@ -328,7 +340,7 @@ impl Engine {
     }
 
     pub(crate) fn on_stage_timeout(&mut self, op: u64) {
-        if let Some(current) = self.deploy.as_mut().filter(|d| d.id == op) {
+        if let Some(current) = self.current_op(op) {
             current.stage_timer = None;
             current.stage_expired = true;
             self.continue_deploy();
@@ -355,10 +367,8 @@ impl Engine {
         }
         self.launch_ready_stages();
 
-        let Some(op) = self.deploy.as_ref() else {
-            return;
-        };
-        if op.stages.is_empty() && self.nodes.managed.values().all(ManagedNode::is_settled) {
+        let all_launched = self.deploy.as_ref().is_some_and(|op| op.stages.is_empty());
+        if all_launched && self.nodes.unsettled() == 0 {
             self.finish_deploy();
         }
     }
@@ -368,7 +378,7 @@ impl Engine {
     fn plan_launch(&mut self) {
         let mut cluster = BTreeMap::new();
         if let Some(config) = &self.config {
-            let hosts: HashMap<&str, std::net::IpAddr> = config
+            let hosts: HashMap<&str, IpAddr> = config
                 .instances
                 .iter()
                 .map(|i| (i.name.as_str(), i.host))
@@ -405,6 +415,9 @@ impl Engine {
             let Some(op) = self.deploy.as_ref() else {
                 return;
             };
+            if op.stages.is_empty() {
+                return;
+            }
             let stage_ready = op.stage_expired
                 || op.stage.iter().all(|n| {
                     self.nodes
@@ -412,7 +425,7 @@ impl Engine {
                         .get(n)
                         .map_or(true, ManagedNode::is_settled)
                 });
-            if !stage_ready || op.stages.is_empty() {
+            if !stage_ready {
                 return;
             }
             let (id, stage_timer) = (op.id, op.stage_timer);
@@ -469,10 +482,7 @@ impl Engine {
             ..NodeConfig::new(name)
         };
         self.outputs.remove(name);
-        if matches!(
-            self.cfg.supervisor,
-            super::config::SupervisorKind::Host { .. }
-        ) {
+        if matches!(self.cfg.supervisor, SupervisorKind::Host { .. }) {
             self.ensure_directory(name, directory);
         }
         let command = self.command(
@@ -490,7 +500,7 @@ impl Engine {
         self.set_state(name, State::Pending);
     }
 
-    /// The deploy is complete: answer everyone waiting and forget it.
+    /// The deploy is complete: answer whoever waits and forget it.
     fn finish_deploy(&mut self) {
         let Some(op) = self.deploy.take() else {
             return;
@@ -513,14 +523,16 @@ impl Engine {
                 "",
             );
         }
-        for waiter in op.waiters {
+        if let Some(waiter) = op.waiter {
             self.answer_waiter(&waiter, Outcome::Done);
         }
     }
 
     pub(crate) fn on_deploy_timeout(&mut self, reqid: &str) {
         if let Some(op) = self.deploy.as_mut() {
-            op.waiters.retain(|w| w != reqid);
+            if op.waiter.as_deref() == Some(reqid) {
+                op.waiter = None;
+            }
         }
         self.answer_waiter(reqid, Outcome::TimedOut);
     }
@@ -576,33 +588,6 @@ impl Engine {
             _ => return,
         };
         self.answer(request.encoding, event);
-    }
-
-    /// Removes the pending command `id` if it is of the expected kind; an
-    /// answer of the wrong kind is logged and ignored.
-    pub(crate) fn take_pending(
-        &mut self,
-        id: CommandId,
-        expected: fn(&Pending) -> bool,
-    ) -> Option<Pending> {
-        match self.commands.get(&id) {
-            Some(p) if expected(p) => self.commands.remove(&id),
-            Some(p) => {
-                let p = format!("{p:?}");
-                self.log(
-                    LogLevel::Warning,
-                    format!("supervisor answer {} does not fit its command {p}", id.0),
-                );
-                None
-            }
-            None => {
-                self.log(
-                    LogLevel::Debug,
-                    format!("supervisor answer {} for no pending command", id.0),
-                );
-                None
-            }
-        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! thread, touches no file.
 
 mod agent;
+mod commands;
 mod config;
 mod deploy;
 mod dispatch;

@@ -2,9 +2,13 @@
 //!
 //! `managed` holds the nodes of the current configuration that run on this
 //! instance; `retiring` holds nodes of an earlier configuration until the
-//! Supervisor confirms they are gone. Every real state change of a managed
-//! node is announced with `notify_change` (**beyond Zeek**, which never
-//! implemented it), never with `old == new`.
+//! Supervisor confirms they are gone. Reports about a node (hello, crash,
+//! pid, output) count only once the current configuration started it: until
+//! then, a process of that name is the old one being torn down.
+//!
+//! Every real state change of a managed node is announced with
+//! `notify_change` (**beyond Zeek**, which never implemented it), never with
+//! `old == new`.
 
 use std::collections::BTreeMap;
 
@@ -25,37 +29,71 @@ pub(crate) struct ManagedNode {
     pub(crate) restarts: u32,
     /// Why the node is FAILED, for deploy results.
     pub(crate) failure: Option<String>,
-    /// The create command that started it; `None` while only planned.
+    /// The create command that started it; `None` while only planned (or
+    /// when the Supervisor could not create it).
     pub(crate) create: Option<CommandId>,
 }
 
 impl ManagedNode {
-    /// A node of a newly adopted configuration, not yet created: `UNKNOWN`
-    /// until its create command goes out.
-    pub(crate) fn planned(mut node: Node) -> ManagedNode {
-        node.state = State::Unknown;
-        ManagedNode {
-            node,
-            pid: None,
-            restarts: 0,
-            failure: None,
-            create: None,
-        }
-    }
-
     /// Settled for a deploy: it checked in, or it will never start.
     pub(crate) fn is_settled(&self) -> bool {
-        matches!(self.node.state, State::Running | State::Failed)
+        is_settled(self.node.state)
     }
+
+    pub(crate) fn is_started(&self) -> bool {
+        self.create.is_some()
+    }
+}
+
+fn is_settled(state: State) -> bool {
+    matches!(state, State::Running | State::Failed)
 }
 
 #[derive(Default)]
 pub(crate) struct NodeTable {
     pub(crate) managed: BTreeMap<String, ManagedNode>,
     pub(crate) retiring: BTreeMap<String, ManagedNode>,
+    /// How many managed nodes are not settled, kept so that a deploy
+    /// knows it is done without scanning every node at every hello.
+    unsettled: usize,
 }
 
 impl NodeTable {
+    /// Adds a node of a newly adopted configuration, not yet created:
+    /// `UNKNOWN` until its create command goes out.
+    pub(crate) fn plan(&mut self, mut node: Node) {
+        node.state = State::Unknown;
+        let name = node.name.clone();
+        let planned = ManagedNode {
+            node,
+            pid: None,
+            restarts: 0,
+            failure: None,
+            create: None,
+        };
+        if let Some(old) = self.managed.insert(name, planned) {
+            if !old.is_settled() {
+                self.unsettled -= 1;
+            }
+        }
+        self.unsettled += 1;
+    }
+
+    /// Takes every managed node out (the configuration is being replaced).
+    pub(crate) fn take_managed(&mut self) -> BTreeMap<String, ManagedNode> {
+        self.unsettled = 0;
+        std::mem::take(&mut self.managed)
+    }
+
+    pub(crate) fn unsettled(&self) -> usize {
+        self.unsettled
+    }
+
+    /// A node the current configuration started, by name.
+    pub(crate) fn started_mut(&mut self, name: &str) -> Option<&mut ManagedNode> {
+        self.managed.get_mut(name).filter(|m| m.is_started())
+    }
+
     /// The state to report for a supervised process of this name: an old
     /// process still being torn down wins over a planned successor.
     pub(crate) fn reported_state(&self, name: &str) -> Option<State> {
@@ -78,16 +116,31 @@ impl Engine {
         }
         managed.node.state = new;
         let node = managed.node.clone();
+        match (is_settled(old), is_settled(new)) {
+            (false, true) => self.nodes.unsettled -= 1,
+            (true, false) => self.nodes.unsettled += 1,
+            _ => {}
+        }
         self.announce_change(node, old, new);
     }
 
     /// A retiring node is gone: forget it, announcing STOPPED.
     pub(crate) fn retire_stopped(&mut self, name: &str) {
+        self.retire_as(name, State::Stopped);
+    }
+
+    /// The agent lost track of a retiring node (its destroy failed or went
+    /// unanswered): forget it, announcing UNKNOWN.
+    pub(crate) fn retire_unknown(&mut self, name: &str) {
+        self.retire_as(name, State::Unknown);
+    }
+
+    fn retire_as(&mut self, name: &str, last: State) {
         if let Some(mut gone) = self.nodes.retiring.remove(name) {
             let old = gone.node.state;
-            if old != State::Stopped {
-                gone.node.state = State::Stopped;
-                self.announce_change(gone.node, old, State::Stopped);
+            if old != last {
+                gone.node.state = last;
+                self.announce_change(gone.node, old, last);
             }
         }
     }
@@ -107,51 +160,44 @@ impl Engine {
     }
 
     /// A node checked in (`notify_node_hello`), or counts as ready without a
-    /// hello (`NodeReady`). Nodes not yet created or already stopped are not
-    /// moved: the hello comes from some other process of that name.
+    /// hello (`NodeReady`).
     pub(crate) fn on_node_ready(&mut self, name: &str, how: &str) {
-        let state = self.nodes.managed.get(name).map(|m| m.node.state);
-        match state {
-            Some(State::Unknown | State::Stopped) | None => {
-                self.log(
-                    LogLevel::Debug,
-                    format!("{how} from {name} ignored: not a started node of this agent"),
-                );
-            }
-            Some(_) => {
-                if let Some(m) = self.nodes.managed.get_mut(name) {
-                    m.failure = None;
-                }
-                self.set_state(name, State::Running);
-                self.continue_deploy();
-            }
-        }
+        let Some(managed) = self.nodes.started_mut(name) else {
+            self.log(
+                LogLevel::Debug,
+                format!("{how} from {name} ignored: not a node this configuration started"),
+            );
+            return;
+        };
+        managed.failure = None;
+        self.set_state(name, State::Running);
+        self.continue_deploy();
     }
 
     /// The latest output of a node's past life (`notify_node_exit`).
     pub(crate) fn on_node_output(&mut self, name: &str, outputs: NodeOutputs) {
-        if self.nodes.managed.contains_key(name) {
+        if self.nodes.started_mut(name).is_some() {
             self.outputs.insert(name.to_owned(), outputs);
         }
     }
 
     pub(crate) fn on_node_spawned(&mut self, name: &str, pid: i64) {
-        let Some(m) = self.nodes.managed.get_mut(name) else {
+        let Some(managed) = self.nodes.started_mut(name) else {
             return;
         };
-        m.pid = Some(pid);
+        managed.pid = Some(pid);
         // A crashed node coming back is an automatic restart.
-        if m.node.state == State::Crashed {
-            m.restarts += 1;
+        if managed.node.state == State::Crashed {
+            managed.restarts += 1;
             self.set_state(name, State::Pending);
         }
     }
 
     pub(crate) fn on_node_crashed(&mut self, name: &str, outputs: NodeOutputs) {
-        let Some(m) = self.nodes.managed.get_mut(name) else {
+        let Some(managed) = self.nodes.started_mut(name) else {
             return;
         };
-        m.pid = None;
+        managed.pid = None;
         self.outputs.insert(name.to_owned(), outputs);
         self.set_state(name, State::Crashed);
         self.notify_log(format!("node {name} crashed; it will be restarted"), name);
@@ -159,16 +205,16 @@ impl Engine {
     }
 
     pub(crate) fn on_node_failed(&mut self, name: &str, reason: &str, outputs: NodeOutputs) {
-        let Some(m) = self.nodes.managed.get_mut(name) else {
+        let Some(managed) = self.nodes.started_mut(name) else {
             return;
         };
-        m.pid = None;
+        managed.pid = None;
         let mut message = format!("node {name} failed: {reason}");
         if !outputs.stderr.is_empty() {
             message.push_str("; last stderr lines:\n");
             message.push_str(&outputs.stderr);
         }
-        m.failure = Some(message.clone());
+        managed.failure = Some(message.clone());
         self.outputs.insert(name.to_owned(), outputs);
         self.set_state(name, State::Failed);
         self.notify_error(message, name);

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::agent::Engine;
 use super::time::Time;
 use super::timers::{Timer, TimerKey};
-use crate::model::ResultRecord;
+use crate::model::{ResultRecord, State};
 use crate::supervisor::CommandId;
 use crate::wire::Encoding;
 
@@ -26,7 +26,9 @@ pub(crate) struct DispatchState {
 /// A restart waiting for the Supervisor's answers.
 #[derive(Clone, Debug)]
 pub(crate) struct RestartState {
-    pub(crate) pending: BTreeMap<String, CommandId>,
+    /// Node -> its restart command and the state it had before (restored
+    /// if the restart fails).
+    pub(crate) pending: BTreeMap<String, (CommandId, State)>,
     pub(crate) results: Vec<ResultRecord>,
 }
 

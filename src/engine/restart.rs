@@ -2,11 +2,15 @@
 //!
 //! Nodes are restarted one command each, never with "all" (that would hit
 //! the agent and controller when they are supervised too). Each node is
-//! PENDING until it checks in again.
+//! PENDING until it checks in again; if the Supervisor cannot restart it,
+//! it goes back to the state it had. A node this configuration has not
+//! started (it waits for the old one to go, or could not be created) has
+//! nothing to restart and is answered at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::agent::{Engine, Pending};
+use super::agent::Engine;
+use super::commands::Pending;
 use super::requests::{RequestKind, RestartState};
 use crate::model::{ResultRecord, State};
 use crate::supervisor::{Command, CommandId};
@@ -19,19 +23,20 @@ impl Engine {
         nodes: BTreeSet<String>,
         encoding: Encoding,
     ) {
-        let targets = self.target_nodes(&nodes);
-        if targets.is_empty() {
-            self.answer(
-                encoding,
-                Event::RestartResponse {
-                    reqid,
-                    results: Vec::new(),
-                },
-            );
-            return;
-        }
+        let mut results = Vec::new();
         let mut pending = BTreeMap::new();
-        for node in targets {
+        for node in self.target_nodes(&nodes) {
+            let Some(previous) = self.nodes.started_mut(&node).map(|m| m.node.state) else {
+                results.push(
+                    ResultRecord::failure(
+                        &reqid,
+                        &self.cfg.name,
+                        format!("could not restart node {node}"),
+                    )
+                    .for_node(&node),
+                );
+                continue;
+            };
             let command = self.command(
                 Command::Restart { node: node.clone() },
                 Pending::Restart {
@@ -39,25 +44,17 @@ impl Engine {
                     node: node.clone(),
                 },
             );
-            // A node not created yet has nothing to restart; the Supervisor
-            // will say so, and its state stays as it is.
-            let created = self
-                .nodes
-                .managed
-                .get_mut(&node)
-                .filter(|m| m.create.is_some());
-            if let Some(managed) = created {
-                managed.failure = None;
-                self.set_state(&node, State::Pending);
-            }
-            pending.insert(node, command);
+            self.set_state(&node, State::Pending);
+            pending.insert(node, (command, previous));
+        }
+        if pending.is_empty() {
+            // No overlap, no nodes, or none started: answer now.
+            self.answer(encoding, Event::RestartResponse { reqid, results });
+            return;
         }
         self.register_request(
             &reqid,
-            RequestKind::Restart(RestartState {
-                pending,
-                results: Vec::new(),
-            }),
+            RequestKind::Restart(RestartState { pending, results }),
             encoding,
         );
     }
@@ -68,26 +65,39 @@ impl Engine {
         else {
             return;
         };
-        if ok {
-            if let Some(managed) = self.nodes.managed.get_mut(&node) {
-                managed.restarts += 1;
-            }
-        } else {
-            self.notify_error(format!("failed to restart node {node}"), &node);
-        }
         let name = self.cfg.name.clone();
         let Some(RequestKind::Restart(state)) = self.requests.get_mut(&reqid).map(|r| &mut r.kind)
         else {
             return; // the request timed out already
         };
-        state.pending.remove(&node);
+        let Some((_, previous)) = state.pending.remove(&node) else {
+            return;
+        };
         state.results.push(if ok {
             ResultRecord::success(&reqid, &name).for_node(&node)
         } else {
             ResultRecord::failure(&reqid, &name, format!("could not restart node {node}"))
                 .for_node(&node)
         });
-        if state.pending.is_empty() {
+        let done = state.pending.is_empty();
+        if ok {
+            if let Some(managed) = self.nodes.started_mut(&node) {
+                managed.restarts += 1;
+                managed.failure = None;
+            }
+        } else {
+            self.notify_error(format!("failed to restart node {node}"), &node);
+            // Unless something else happened to it meanwhile, it is as it was.
+            if self
+                .nodes
+                .started_mut(&node)
+                .is_some_and(|m| m.node.state == State::Pending)
+            {
+                self.set_state(&node, previous);
+                self.continue_deploy();
+            }
+        }
+        if done {
             self.answer_restart(&reqid, None);
         }
     }
@@ -104,7 +114,7 @@ impl Engine {
         let RequestKind::Restart(state) = request.kind else {
             return;
         };
-        for command in state.pending.values() {
+        for (command, _) in state.pending.values() {
             self.forget_command(*command);
         }
         let mut results = state.results;

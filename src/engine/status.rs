@@ -1,7 +1,8 @@
 //! `get_nodes_request`: the Supervisor's status, told in the management
 //! framework's terms (`Management::NodeStatus`).
 
-use super::agent::{Engine, Pending};
+use super::agent::Engine;
+use super::commands::Pending;
 use super::deploy::MANAGEMENT_NODE_ENV;
 use super::output::LogLevel;
 use super::requests::RequestKind;
@@ -29,9 +30,10 @@ impl Engine {
                 Pending::GetNodesStatus { .. } | Pending::DeployStatus { .. }
             )
         };
-        // Any status is news about pids.
-        for (name, managed) in self.nodes.managed.iter_mut() {
-            if let Some(supervised) = status.nodes.get(name) {
+        // Any status is news about the pids of the nodes this
+        // configuration started (a planned node's namesake is an old one).
+        for (name, supervised) in &status.nodes {
+            if let Some(managed) = self.nodes.started_mut(name) {
                 managed.pid = supervised.pid;
             }
         }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::time::Time;
+use crate::supervisor::CommandId;
 
 /// What a timer is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,6 +12,8 @@ pub(crate) enum Timer {
     Request(String),
     /// The wait of a deploy's start stage.
     Stage { op: u64 },
+    /// The deadline of a supervisor command a deploy waits on.
+    Command(CommandId),
 }
 
 /// A handle for cancelling a timer.

@@ -31,6 +31,19 @@ pub enum Command {
     Status { node: String },
 }
 
+impl Command {
+    /// A short description for logs (`create worker-01`).
+    pub fn describe(&self) -> String {
+        match self {
+            Command::Create(node) => format!("create {}", node.name),
+            Command::Destroy { node } => format!("destroy {node}"),
+            Command::Restart { node } => format!("restart {node}"),
+            Command::Status { node } if node.is_empty() => "status of all nodes".to_owned(),
+            Command::Status { node } => format!("status {node}"),
+        }
+    }
+}
+
 /// A command with its id.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SupervisorCommand {
