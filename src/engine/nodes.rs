@@ -73,7 +73,7 @@ impl NodeTable {
         };
         if let Some(old) = self.managed.insert(name, planned) {
             if !old.is_settled() {
-                self.unsettled -= 1;
+                self.settle_one();
             }
         }
         self.unsettled += 1;
@@ -87,6 +87,11 @@ impl NodeTable {
 
     pub(crate) fn unsettled(&self) -> usize {
         self.unsettled
+    }
+
+    fn settle_one(&mut self) {
+        debug_assert!(self.unsettled > 0, "unsettled node count out of step");
+        self.unsettled = self.unsettled.saturating_sub(1);
     }
 
     /// A node the current configuration started, by name.
@@ -117,7 +122,7 @@ impl Engine {
         managed.node.state = new;
         let node = managed.node.clone();
         match (is_settled(old), is_settled(new)) {
-            (false, true) => self.nodes.unsettled -= 1,
+            (false, true) => self.nodes.settle_one(),
             (true, false) => self.nodes.unsettled += 1,
             _ => {}
         }
