@@ -91,10 +91,15 @@
 //! The C ABI, the process supervisor and the language bindings build on
 //! this API; the design documents of the project describe all of them.
 
-#![forbid(unsafe_code)]
+// `unsafe` lives only at the FFI edge and in process spawning (runtime),
+// each block with a SAFETY comment.
+#![deny(unsafe_code)]
 
 pub mod engine;
+pub mod ffi;
 pub mod model;
+pub mod options;
+pub mod runtime;
 pub mod supervisor;
 pub mod text;
 pub mod wire;

@@ -1,0 +1,604 @@
+//! The C ABI of `C_API.md`, and nothing else.
+//!
+//! Conventions (after rustls-ffi):
+//! - `zma_agent *` is opaque; `zma_agent_new` creates it, `zma_agent_free`
+//!   destroys it; free of NULL does nothing.
+//! - Strings passed in are NUL-terminated UTF-8, borrowed for the call only.
+//!   Strings returned through `char **` belong to the caller, who releases
+//!   them with `zma_string_free`. Strings passed to callbacks are valid only
+//!   during the callback.
+//! - Every function returning `int` returns `ZMA_OK` (0) or a negative
+//!   status; after a failure `zma_last_error()` describes it (thread-local,
+//!   valid until the next call on that thread), after success it is NULL.
+//! - Every entry point catches panics: the call returns `ZMA_ERR_PANIC`, the
+//!   agent is poisoned, and every later call on it returns `ZMA_ERR_PANIC`.
+//! - Every function is safe to call from any thread; calls on one agent are
+//!   serialized inside. `zma_agent_free` must not race with other calls on
+//!   the same agent.
+
+#![allow(non_camel_case_types)]
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::engine::{AgentError, LogLevel, RefusalKind};
+use crate::options::parse_options;
+use crate::runtime::{Agent, RuntimeError};
+use crate::wire::InputErrorKind;
+
+/// Success.
+pub const ZMA_OK: c_int = 0;
+/// A required pointer argument was NULL.
+pub const ZMA_ERR_NULL: c_int = -1;
+/// A string argument was not valid UTF-8.
+pub const ZMA_ERR_UTF8: c_int = -2;
+/// An event was not JSON.
+pub const ZMA_ERR_JSON: c_int = -3;
+/// JSON, but not a valid event: unknown name, missing or mistyped
+/// argument, a value out of range, or an event the agent does not take.
+pub const ZMA_ERR_EVENT: c_int = -4;
+/// Not allowed now: polling a threaded agent, a request id already in
+/// flight, a closed agent.
+pub const ZMA_ERR_STATE: c_int = -5;
+/// The options were refused; the message names the key.
+pub const ZMA_ERR_OPTIONS: c_int = -6;
+/// The operating system refused something the agent needed.
+pub const ZMA_ERR_IO: c_int = -7;
+/// An internal bug was caught at the boundary; the agent is poisoned.
+pub const ZMA_ERR_PANIC: c_int = -8;
+/// Input over a configured size or depth limit.
+pub const ZMA_ERR_LIMIT: c_int = -9;
+
+/// Bumped on any incompatible change of this ABI.
+pub const ZMA_ABI_VERSION: u32 = 1;
+/// The library version, also returned by `zma_version()`.
+pub const ZMA_VERSION_MAJOR: u32 = 0;
+pub const ZMA_VERSION_MINOR: u32 = 1;
+pub const ZMA_VERSION_PATCH: u32 = 0;
+
+/// Log levels passed to the log callback (the Management framework's).
+pub const ZMA_LOG_DEBUG: c_int = 10;
+pub const ZMA_LOG_INFO: c_int = 20;
+pub const ZMA_LOG_WARNING: c_int = 30;
+pub const ZMA_LOG_ERROR: c_int = 40;
+
+/// An agent. Opaque; create with `zma_agent_new`, destroy with
+/// `zma_agent_free`.
+pub struct zma_agent {
+    agent: Agent,
+    poisoned: AtomicBool,
+}
+
+/// Receives an event: `topic` and `event_json` are valid only during the
+/// call. `user_data` is what was given when the callback was set.
+pub type zma_event_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, topic: *const c_char, event_json: *const c_char),
+>;
+
+/// Receives a log line with its level (`ZMA_LOG_*`); `message` is valid only
+/// during the call.
+pub type zma_log_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, level: c_int, message: *const c_char)>;
+
+// ---- errors -----------------------------------------------------------------
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
+}
+
+fn set_last_error(message: &str) {
+    LAST_ERROR.with(|e| *e.borrow_mut() = Some(c_string(message)));
+}
+
+fn clear_last_error() {
+    LAST_ERROR.with(|e| *e.borrow_mut() = None);
+}
+
+/// A C string of `s`; interior NUL bytes (which JSON never contains
+/// unescaped, but messages might) are written as `\u0000`.
+fn c_string(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| {
+        let escaped = s.replace('\0', "\\u0000");
+        CString::new(escaped).unwrap_or_default()
+    })
+}
+
+/// A failure on its way out: status code and message.
+struct Failure(c_int, String);
+
+impl From<RuntimeError> for Failure {
+    fn from(e: RuntimeError) -> Failure {
+        let code = match &e {
+            RuntimeError::Agent(AgentError::Input(input)) => match input.kind {
+                InputErrorKind::Limit => ZMA_ERR_LIMIT,
+                InputErrorKind::Utf8 => ZMA_ERR_UTF8,
+                InputErrorKind::Json => ZMA_ERR_JSON,
+                InputErrorKind::Event => ZMA_ERR_EVENT,
+            },
+            RuntimeError::Agent(AgentError::Refused(r)) => match r.kind {
+                RefusalKind::DuplicateRequest => ZMA_ERR_STATE,
+                RefusalKind::NotForAgent => ZMA_ERR_EVENT,
+            },
+            RuntimeError::State(_) => ZMA_ERR_STATE,
+            RuntimeError::Io(_) => ZMA_ERR_IO,
+        };
+        Failure(code, e.to_string())
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!("internal error (panic: {text}); the agent is unusable now")
+}
+
+/// Runs `body` behind the panic boundary and the last-error protocol.
+fn boundary(agent: Option<&zma_agent>, body: impl FnOnce() -> Result<(), Failure>) -> c_int {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => {
+            clear_last_error();
+            ZMA_OK
+        }
+        Ok(Err(Failure(code, message))) => {
+            set_last_error(&message);
+            code
+        }
+        Err(payload) => {
+            if let Some(agent) = agent {
+                agent.poisoned.store(true, Ordering::SeqCst);
+            }
+            set_last_error(&panic_message(payload.as_ref()));
+            ZMA_ERR_PANIC
+        }
+    }
+}
+
+/// The agent behind a pointer argument, or the failure to report.
+///
+/// # Safety
+/// `agent` must be NULL or a pointer from `zma_agent_new` not yet freed.
+unsafe fn agent_ref<'a>(agent: *const zma_agent, function: &str) -> Result<&'a zma_agent, Failure> {
+    // SAFETY: the caller guarantees the pointer is NULL or live.
+    let agent = unsafe { agent.as_ref() }
+        .ok_or_else(|| Failure(ZMA_ERR_NULL, format!("{function}: agent is NULL")))?;
+    if agent.poisoned.load(Ordering::SeqCst) {
+        return Err(Failure(
+            ZMA_ERR_PANIC,
+            format!("{function}: the agent is unusable after an internal error"),
+        ));
+    }
+    Ok(agent)
+}
+
+/// The string behind a pointer argument.
+///
+/// # Safety
+/// `s` must be NULL or point to a NUL-terminated string live for the call.
+unsafe fn str_arg<'a>(s: *const c_char, function: &str, what: &str) -> Result<&'a CStr, Failure> {
+    if s.is_null() {
+        return Err(Failure(ZMA_ERR_NULL, format!("{function}: {what} is NULL")));
+    }
+    // SAFETY: non-NULL, and the caller guarantees NUL termination.
+    Ok(unsafe { CStr::from_ptr(s) })
+}
+
+// ---- lifecycle ----------------------------------------------------------------
+
+/// Creates an agent from `options_json` (a JSON object; NULL or `"{}"` for
+/// all defaults; see C_API.md for the keys).
+///
+/// Returns the agent, owned by the caller until `zma_agent_free`. On failure
+/// returns NULL and, if `error_out` is not NULL, stores an owned message
+/// there (release it with `zma_string_free`); `zma_last_error()` has it too.
+/// Unknown keys, wrong types and impossible values fail with a message that
+/// names the key.
+///
+/// # Safety
+/// `options_json` is NULL or a NUL-terminated string; `error_out` is NULL
+/// or points to writable storage for one `char *`.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_new(
+    options_json: *const c_char,
+    error_out: *mut *mut c_char,
+) -> *mut zma_agent {
+    if !error_out.is_null() {
+        // SAFETY: the caller passes NULL or a writable `char *` slot.
+        unsafe { *error_out = ptr::null_mut() };
+    }
+    let mut created: *mut zma_agent = ptr::null_mut();
+    let status = boundary(None, || {
+        let options = if options_json.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+            let text = unsafe { CStr::from_ptr(options_json) }.to_str().map_err(|e| {
+                Failure(
+                    ZMA_ERR_UTF8,
+                    format!("zma_agent_new: options are not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+                )
+            })?;
+            Some(text)
+        };
+        let env = |var: &str| std::env::var(var).ok();
+        let options = parse_options(options, &env, &random_id)
+            .map_err(|e| Failure(ZMA_ERR_OPTIONS, e.to_string()))?;
+        let agent = Agent::new(options).map_err(Failure::from)?;
+        created = Box::into_raw(Box::new(zma_agent {
+            agent,
+            poisoned: AtomicBool::new(false),
+        }));
+        Ok(())
+    });
+    if status != ZMA_OK && !error_out.is_null() {
+        let message = LAST_ERROR.with(|e| e.borrow().clone()).unwrap_or_default();
+        // SAFETY: checked non-NULL above; ownership of the string passes to
+        // the caller, who frees it with zma_string_free.
+        unsafe { *error_out = message.into_raw() };
+    }
+    created
+}
+
+/// Destroys an agent: stops its thread, stops every node it supervises
+/// (unless `"stop_nodes_on_free": false`), and frees it. No callback runs
+/// after this returns. Free of NULL does nothing. The agent must not be
+/// used by other threads during or after this call.
+///
+/// # Safety
+/// `agent` is NULL or an agent from `zma_agent_new` not yet freed, which no
+/// other thread uses during or after this call.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_free(agent: *mut zma_agent) {
+    if agent.is_null() {
+        return;
+    }
+    // SAFETY: non-NULL and, by contract, from zma_agent_new and not yet
+    // freed; we take back the ownership given out there.
+    let boxed = unsafe { Box::from_raw(agent) };
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(boxed)));
+}
+
+// ---- callbacks ------------------------------------------------------------------
+
+/// A host pointer handed back to the host's own callback.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+
+// SAFETY: the pointer is never dereferenced here, only passed back to the
+// host's callback; C_API.md tells hosts that callbacks may run on the
+// agent's thread, so the host makes what it points to usable from there.
+unsafe impl Send for UserData {}
+// SAFETY: as above; shared references only copy the pointer value.
+unsafe impl Sync for UserData {}
+
+fn event_sink(callback: zma_event_fn, user_data: *mut c_void) -> Option<crate::runtime::EventSink> {
+    let callback = callback?;
+    let user_data = UserData(user_data);
+    Some(Arc::new(move |topic: &str, json: &str| {
+        let (topic, json) = (c_string(topic), c_string(json));
+        let user_data = user_data;
+        // SAFETY: a host callback called as C_API.md documents; the strings
+        // live until it returns.
+        unsafe { callback(user_data.0, topic.as_ptr(), json.as_ptr()) };
+    }))
+}
+
+fn set_event_callback(
+    agent: *mut zma_agent,
+    function: &str,
+    callback: zma_event_fn,
+    user_data: *mut c_void,
+    pick: fn(&mut crate::runtime::Callbacks) -> &mut Option<crate::runtime::EventSink>,
+) -> c_int {
+    // SAFETY: NULL or live, by the caller's contract.
+    let agent = match unsafe { agent_ref(agent, function) } {
+        Ok(a) => a,
+        Err(Failure(code, message)) => {
+            set_last_error(&message);
+            return code;
+        }
+    };
+    boundary(Some(agent), || {
+        let sink = event_sink(callback, user_data);
+        agent.agent.runtime().set_callbacks(|c| *pick(c) = sink);
+        Ok(())
+    })
+}
+
+/// Sets (or, with NULL, unsets) the callback for every `*_response` event
+/// bound for the controller. It may call back into the library.
+///
+/// # Safety
+/// `agent` is NULL or a live agent; `callback`, if set, may be called with
+/// `user_data` from the agent's thread until it is replaced or the agent is freed.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_set_response_callback(
+    agent: *mut zma_agent,
+    callback: zma_event_fn,
+    user_data: *mut c_void,
+) -> c_int {
+    set_event_callback(
+        agent,
+        "zma_agent_set_response_callback",
+        callback,
+        user_data,
+        |c| &mut c.response,
+    )
+}
+
+/// Sets (or unsets) the callback for every `notify_*` event bound for the
+/// controller.
+///
+/// # Safety
+/// As for `zma_agent_set_response_callback`.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_set_notification_callback(
+    agent: *mut zma_agent,
+    callback: zma_event_fn,
+    user_data: *mut c_void,
+) -> c_int {
+    set_event_callback(
+        agent,
+        "zma_agent_set_notification_callback",
+        callback,
+        user_data,
+        |c| &mut c.notification,
+    )
+}
+
+/// Sets (or unsets) the callback for everything else the agent sends: node
+/// dispatches on `zeek/management/node`, SupervisorControl requests on
+/// `zeek/supervisor` (host-delegated Supervisor).
+///
+/// # Safety
+/// As for `zma_agent_set_response_callback`.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_set_publish_callback(
+    agent: *mut zma_agent,
+    callback: zma_event_fn,
+    user_data: *mut c_void,
+) -> c_int {
+    set_event_callback(
+        agent,
+        "zma_agent_set_publish_callback",
+        callback,
+        user_data,
+        |c| &mut c.publish,
+    )
+}
+
+/// Sets (or unsets) the callback for log lines.
+///
+/// # Safety
+/// As for `zma_agent_set_response_callback`.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_set_log_callback(
+    agent: *mut zma_agent,
+    callback: zma_log_fn,
+    user_data: *mut c_void,
+) -> c_int {
+    // SAFETY: NULL or live, by the caller's contract.
+    let agent = match unsafe { agent_ref(agent, "zma_agent_set_log_callback") } {
+        Ok(a) => a,
+        Err(Failure(code, message)) => {
+            set_last_error(&message);
+            return code;
+        }
+    };
+    boundary(Some(agent), || {
+        let sink: Option<crate::runtime::LogSink> = callback.map(|callback| {
+            let user_data = UserData(user_data);
+            Arc::new(move |level: LogLevel, message: &str| {
+                let message = c_string(message);
+                let user_data = user_data;
+                // SAFETY: a host callback called as documented; the message
+                // lives until it returns.
+                unsafe { callback(user_data.0, level as c_int, message.as_ptr()) };
+            }) as crate::runtime::LogSink
+        });
+        agent.agent.runtime().set_callbacks(|c| c.log = sink);
+        Ok(())
+    })
+}
+
+// ---- events -----------------------------------------------------------------------
+
+/// Hands the agent one inbound event, in Broker JSON or plain JSON:
+/// controller requests, node events, Supervisor responses,
+/// `Broker::peer_added`. Returns `ZMA_OK` once accepted; answers come
+/// through the callbacks, in this call or later. On error nothing changed
+/// and nothing was emitted. `event_json` is borrowed for the call.
+///
+/// # Safety
+/// `agent` is NULL or a live agent; `event_json` is NULL or a
+/// NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_handle_request(
+    agent: *mut zma_agent,
+    event_json: *const c_char,
+) -> c_int {
+    const F: &str = "zma_agent_handle_request";
+    // SAFETY: NULL or live, by the caller's contract.
+    let agent = match unsafe { agent_ref(agent, F) } {
+        Ok(a) => a,
+        Err(Failure(code, message)) => {
+            set_last_error(&message);
+            return code;
+        }
+    };
+    boundary(Some(agent), || {
+        // SAFETY: NULL or NUL-terminated, by the caller's contract.
+        let json = unsafe { str_arg(event_json, F, "event_json") }?;
+        // Size, then UTF-8, then JSON: checked in that order inside.
+        agent
+            .agent
+            .runtime()
+            .handle_request(json.to_bytes())
+            .map_err(Failure::from)
+    })
+}
+
+// ---- polled mode --------------------------------------------------------------------
+
+/// Polled mode: advances the agent's clock to `now_ms` (a monotonic
+/// millisecond clock of the host's choosing), fires due timers, collects
+/// supervisor work, and delivers what results. `ZMA_ERR_STATE` in threaded
+/// mode.
+///
+/// # Safety
+/// `agent` is NULL or a live agent.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_poll(agent: *mut zma_agent, now_ms: u64) -> c_int {
+    // SAFETY: NULL or live, by the caller's contract.
+    let agent = match unsafe { agent_ref(agent, "zma_agent_poll") } {
+        Ok(a) => a,
+        Err(Failure(code, message)) => {
+            set_last_error(&message);
+            return code;
+        }
+    };
+    boundary(Some(agent), || {
+        agent.agent.runtime().poll(now_ms).map_err(Failure::from)
+    })
+}
+
+/// Polled mode: the absolute time (in the `now_ms` clock) of the next
+/// deadline, or -1 when there is none; always -1 in threaded mode and for
+/// NULL.
+///
+/// # Safety
+/// `agent` is NULL or a live agent.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_next_timeout_ms(agent: *const zma_agent) -> i64 {
+    // SAFETY: NULL or live, by the caller's contract.
+    let Ok(agent) = (unsafe { agent_ref(agent, "zma_agent_next_timeout_ms") }) else {
+        return -1;
+    };
+    catch_unwind(AssertUnwindSafe(|| agent.agent.runtime().next_timeout_ms()))
+        .ok()
+        .flatten()
+        .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+/// Polled mode: a descriptor that is readable exactly when `zma_agent_poll`
+/// has work (a child exited, output arrived), for the host's event loop.
+/// -1 in threaded mode and for NULL. Owned by the agent: do not close it.
+///
+/// # Safety
+/// `agent` is NULL or a live agent.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_fd(agent: *const zma_agent) -> c_int {
+    // SAFETY: NULL or live, by the caller's contract.
+    let Ok(agent) = (unsafe { agent_ref(agent, "zma_agent_fd") }) else {
+        return -1;
+    };
+    agent.agent.runtime().fd().unwrap_or(-1)
+}
+
+// ---- diagnostics and strings -----------------------------------------------------------
+
+/// Stores a JSON snapshot of the agent's state in `*json_out` (owned by the
+/// caller; free with `zma_string_free`): name, dialect, config_id, nodes,
+/// pending_requests (see C_API.md).
+///
+/// # Safety
+/// `agent` is NULL or a live agent; `json_out` is NULL or points to writable
+/// storage for one `char *`.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_state_json(
+    agent: *const zma_agent,
+    json_out: *mut *mut c_char,
+) -> c_int {
+    const F: &str = "zma_agent_state_json";
+    // SAFETY: NULL or live, by the caller's contract.
+    let agent = match unsafe { agent_ref(agent, F) } {
+        Ok(a) => a,
+        Err(Failure(code, message)) => {
+            set_last_error(&message);
+            return code;
+        }
+    };
+    boundary(Some(agent), || {
+        if json_out.is_null() {
+            return Err(Failure(ZMA_ERR_NULL, format!("{F}: json_out is NULL")));
+        }
+        let json = c_string(&agent.agent.runtime().state_json());
+        // SAFETY: checked non-NULL; ownership passes to the caller.
+        unsafe { *json_out = json.into_raw() };
+        Ok(())
+    })
+}
+
+/// The message of the last failed call on this thread, or NULL after a
+/// successful one. Valid until the next call on this thread; do not free.
+#[no_mangle]
+pub extern "C" fn zma_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ref().map_or(ptr::null(), |s| s.as_ptr()))
+}
+
+/// Frees a string the library returned through a `char **`. NULL is fine.
+///
+/// # Safety
+/// `s` is NULL or a string this library returned and not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn zma_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: by contract a string this library handed out with
+        // CString::into_raw, not freed before.
+        drop(unsafe { CString::from_raw(s) });
+    }
+}
+
+/// The library version, e.g. `"0.1.0"`. Static; do not free.
+#[no_mangle]
+pub extern "C" fn zma_version() -> *const c_char {
+    static VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
+    VERSION.as_ptr()
+}
+
+/// The ABI version the library implements (`ZMA_ABI_VERSION` it was built
+/// with).
+#[no_mangle]
+pub extern "C" fn zma_abi_version() -> u32 {
+    ZMA_ABI_VERSION
+}
+
+/// Test hook: the agent's next engine call panics, to prove that the
+/// boundary catches it. Not part of the C ABI.
+#[doc(hidden)]
+///
+/// # Safety
+/// `agent` is NULL or a live agent.
+pub unsafe fn zma_test_inject_panic(agent: *mut zma_agent) {
+    // SAFETY: test code passes a live agent.
+    if let Some(agent) = unsafe { agent.as_ref() } {
+        agent.agent.runtime().inject_panic();
+    }
+}
+
+/// 16 random bytes as hex, for the Broker id and request-id nonces.
+fn random_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if random.is_err() {
+        // No /dev/urandom: time and pid still tell agent lifetimes apart.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes[..8].copy_from_slice(&(nanos as u64).to_le_bytes());
+        bytes[8..12].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,613 @@
+//! The C ABI, exercised from Rust exactly as a C host uses it: pointers,
+//! C strings, callbacks with user_data, status codes, zma_last_error.
+
+#![allow(clippy::missing_safety_doc)]
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use zeek_mgmt_agent::ffi::*;
+
+fn cs(s: &str) -> CString {
+    CString::new(s).unwrap()
+}
+
+fn last_error() -> Option<String> {
+    let p = zma_last_error();
+    // SAFETY: the library's thread-local message, valid until the next call.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+/// Creates an agent or panics with the library's message.
+fn new_agent(options: &str) -> *mut zma_agent {
+    let mut error: *mut c_char = ptr::null_mut();
+    let options = cs(options);
+    // SAFETY: valid C string and out pointer.
+    let agent = unsafe { zma_agent_new(options.as_ptr(), &mut error) };
+    if agent.is_null() {
+        // SAFETY: an owned message from the library.
+        let message = unsafe { CStr::from_ptr(error) }
+            .to_string_lossy()
+            .into_owned();
+        unsafe { zma_string_free(error) };
+        panic!("zma_agent_new: {message}");
+    }
+    assert!(error.is_null());
+    agent
+}
+
+const POLLED_HOST: &str = r#"{"name": "instance-1", "mode": "polled", "dialect": "zeek7", "encoding": "plain",
+    "supervisor": {"kind": "host"}, "state_dir": "/tmp/zma-ffi-tests"}"#;
+
+fn handle(agent: *mut zma_agent, json: &str) -> c_int {
+    let json = cs(json);
+    // SAFETY: a live agent (test contract) and a valid C string.
+    unsafe { zma_agent_handle_request(agent, json.as_ptr()) }
+}
+
+fn welcome(reqid: &str) -> String {
+    format!(r#"{{"event": "agent_welcome_request", "args": {{"reqid": "{reqid}"}}}}"#)
+}
+
+fn get_nodes(reqid: &str) -> String {
+    format!(r#"{{"event": "get_nodes_request", "args": {{"reqid": "{reqid}"}}}}"#)
+}
+
+/// Collects what the agent sends.
+#[derive(Default)]
+struct Recorder {
+    events: Mutex<Vec<(String, String, String)>>,
+    logs: Mutex<Vec<(c_int, String)>>,
+    /// When set, the publish callback answers SupervisorControl status
+    /// requests right away, from inside the callback (re-entrant).
+    answer_status: AtomicBool,
+    agent: AtomicPtr<zma_agent>,
+    after_free: AtomicBool,
+    called_after_free: AtomicUsize,
+}
+
+impl Recorder {
+    fn responses(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.0 == "response")
+            .map(|e| e.2.clone())
+            .collect()
+    }
+}
+
+unsafe fn record(
+    user_data: *mut c_void,
+    kind: &str,
+    topic: *const c_char,
+    json: *const c_char,
+) -> &'static Recorder {
+    // SAFETY: user_data is the Recorder the test registered; it outlives
+    // the agent.
+    let rec = unsafe { &*(user_data as *const Recorder) };
+    if rec.after_free.load(Ordering::SeqCst) {
+        rec.called_after_free.fetch_add(1, Ordering::SeqCst);
+    }
+    // SAFETY: strings valid during the callback.
+    let (topic, json) = unsafe { (CStr::from_ptr(topic), CStr::from_ptr(json)) };
+    rec.events.lock().unwrap().push((
+        kind.to_owned(),
+        topic.to_string_lossy().into_owned(),
+        json.to_string_lossy().into_owned(),
+    ));
+    rec
+}
+
+unsafe extern "C" fn on_response(
+    user_data: *mut c_void,
+    topic: *const c_char,
+    json: *const c_char,
+) {
+    unsafe { record(user_data, "response", topic, json) };
+}
+
+unsafe extern "C" fn on_notification(
+    user_data: *mut c_void,
+    topic: *const c_char,
+    json: *const c_char,
+) {
+    unsafe { record(user_data, "notification", topic, json) };
+}
+
+unsafe extern "C" fn on_publish(user_data: *mut c_void, topic: *const c_char, json: *const c_char) {
+    let rec = unsafe { record(user_data, "publish", topic, json) };
+    if !rec.answer_status.load(Ordering::SeqCst) {
+        return;
+    }
+    // SAFETY: valid during the callback.
+    let json = unsafe { CStr::from_ptr(json) }.to_string_lossy();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    if value["event"] == "SupervisorControl::status_request" {
+        let reqid = value["args"]["reqid"].as_str().unwrap();
+        let answer = format!(
+            r#"{{"event": "SupervisorControl::status_response", "args": {{"reqid": "{reqid}", "result": {{"nodes": {{}}}}}}}}"#
+        );
+        // Re-entrant: the library must not hold a lock here.
+        assert_eq!(handle(rec.agent.load(Ordering::SeqCst), &answer), ZMA_OK);
+    }
+}
+
+unsafe extern "C" fn on_log(user_data: *mut c_void, level: c_int, message: *const c_char) {
+    // SAFETY: as above.
+    let rec = unsafe { &*(user_data as *const Recorder) };
+    let message = unsafe { CStr::from_ptr(message) }
+        .to_string_lossy()
+        .into_owned();
+    rec.logs.lock().unwrap().push((level, message));
+}
+
+fn attach(agent: *mut zma_agent, rec: &Recorder) {
+    let ud = rec as *const Recorder as *mut c_void;
+    rec.agent.store(agent, Ordering::SeqCst);
+    // SAFETY: live agent, C callbacks, user_data outliving the agent.
+    unsafe {
+        assert_eq!(
+            zma_agent_set_response_callback(agent, Some(on_response), ud),
+            ZMA_OK
+        );
+        assert_eq!(
+            zma_agent_set_notification_callback(agent, Some(on_notification), ud),
+            ZMA_OK
+        );
+        assert_eq!(
+            zma_agent_set_publish_callback(agent, Some(on_publish), ud),
+            ZMA_OK
+        );
+        assert_eq!(zma_agent_set_log_callback(agent, Some(on_log), ud), ZMA_OK);
+    }
+}
+
+#[test]
+fn null_pointers_are_refused_everywhere() {
+    let agent = new_agent(POLLED_HOST);
+    let json = cs(&welcome("r"));
+    let mut out: *mut c_char = ptr::null_mut();
+    // SAFETY: every call passes NULL where the library must check for it.
+    unsafe {
+        assert_eq!(
+            zma_agent_handle_request(ptr::null_mut(), json.as_ptr()),
+            ZMA_ERR_NULL
+        );
+        assert_eq!(
+            last_error().as_deref(),
+            Some("zma_agent_handle_request: agent is NULL")
+        );
+        assert_eq!(zma_agent_handle_request(agent, ptr::null()), ZMA_ERR_NULL);
+        assert_eq!(
+            last_error().as_deref(),
+            Some("zma_agent_handle_request: event_json is NULL")
+        );
+        assert_eq!(
+            zma_agent_set_response_callback(ptr::null_mut(), Some(on_response), ptr::null_mut()),
+            ZMA_ERR_NULL
+        );
+        assert_eq!(
+            zma_agent_set_notification_callback(ptr::null_mut(), None, ptr::null_mut()),
+            ZMA_ERR_NULL
+        );
+        assert_eq!(
+            zma_agent_set_publish_callback(ptr::null_mut(), None, ptr::null_mut()),
+            ZMA_ERR_NULL
+        );
+        assert_eq!(
+            zma_agent_set_log_callback(ptr::null_mut(), None, ptr::null_mut()),
+            ZMA_ERR_NULL
+        );
+        assert_eq!(zma_agent_poll(ptr::null_mut(), 0), ZMA_ERR_NULL);
+        assert_eq!(zma_agent_state_json(ptr::null(), &mut out), ZMA_ERR_NULL);
+        assert_eq!(zma_agent_state_json(agent, ptr::null_mut()), ZMA_ERR_NULL);
+        assert_eq!(
+            last_error().as_deref(),
+            Some("zma_agent_state_json: json_out is NULL")
+        );
+        assert_eq!(zma_agent_next_timeout_ms(ptr::null()), -1);
+        assert_eq!(zma_agent_fd(ptr::null()), -1);
+        zma_agent_free(ptr::null_mut());
+        zma_string_free(ptr::null_mut());
+        // NULL options mean all defaults; NULL error_out is fine.
+        let defaults = zma_agent_new(ptr::null(), ptr::null_mut());
+        assert!(!defaults.is_null());
+        zma_agent_free(defaults);
+        // Unsetting callbacks with NULL is allowed.
+        assert_eq!(
+            zma_agent_set_response_callback(agent, None, ptr::null_mut()),
+            ZMA_OK
+        );
+        zma_agent_free(agent);
+    }
+}
+
+#[test]
+fn last_error_is_set_on_failure_and_cleared_on_success() {
+    let agent = new_agent(POLLED_HOST);
+    assert_eq!(handle(agent, "{"), ZMA_ERR_JSON);
+    assert!(last_error().unwrap().starts_with("event is not JSON"));
+    assert_eq!(handle(agent, &welcome("w")), ZMA_OK);
+    assert_eq!(last_error(), None);
+    unsafe { zma_agent_free(agent) };
+}
+
+#[test]
+fn every_status_code_is_reachable() {
+    let agent = new_agent(&POLLED_HOST.replace(
+        "\"mode\": \"polled\"",
+        "\"mode\": \"polled\", \"max_event_bytes\": 4096",
+    ));
+    assert_eq!(handle(agent, &welcome("ok")), ZMA_OK);
+    // UTF-8: bytes that are not.
+    let bad = CString::new(vec![b'{', 0xff, b'}']).unwrap();
+    assert_eq!(
+        unsafe { zma_agent_handle_request(agent, bad.as_ptr()) },
+        ZMA_ERR_UTF8
+    );
+    assert!(last_error().unwrap().contains("not valid UTF-8"));
+    assert_eq!(handle(agent, "not json"), ZMA_ERR_JSON);
+    assert_eq!(
+        handle(agent, r#"{"event": "no_such_event", "args": {}}"#),
+        ZMA_ERR_EVENT
+    );
+    assert_eq!(
+        last_error().as_deref(),
+        Some("unknown event 'no_such_event'")
+    );
+    assert_eq!(handle(agent, &"x".repeat(5000)), ZMA_ERR_LIMIT);
+    assert_eq!(
+        handle(agent, &format!("{}{}", "[".repeat(100), "]".repeat(100))),
+        ZMA_ERR_LIMIT
+    );
+    // STATE: a request id in flight.
+    assert_eq!(handle(agent, &get_nodes("g")), ZMA_OK);
+    assert_eq!(handle(agent, &get_nodes("g")), ZMA_ERR_STATE);
+    assert_eq!(
+        last_error().as_deref(),
+        Some("get_nodes_request: request id 'g' is already in flight")
+    );
+    // OPTIONS.
+    let mut error: *mut c_char = ptr::null_mut();
+    let options = cs(r#"{"mode": "sideways"}"#);
+    assert!(unsafe { zma_agent_new(options.as_ptr(), &mut error) }.is_null());
+    let message = unsafe { CStr::from_ptr(error) }
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(
+        message,
+        "option 'mode': 'sideways' is not one of threaded, polled"
+    );
+    assert_eq!(last_error().as_deref(), Some(message.as_str()));
+    unsafe { zma_string_free(error) };
+    let bad = CString::new(vec![0xc3, 0x28]).unwrap();
+    assert!(unsafe { zma_agent_new(bad.as_ptr(), ptr::null_mut()) }.is_null());
+    assert!(last_error().unwrap().contains("not valid UTF-8"));
+    unsafe { zma_agent_free(agent) };
+    // STATE: polling a threaded agent. PANIC and IO have their own tests.
+    let threaded = new_agent(r#"{"mode": "threaded", "supervisor": {"kind": "host"}}"#);
+    assert_eq!(unsafe { zma_agent_poll(threaded, 0) }, ZMA_ERR_STATE);
+    assert_eq!(
+        last_error().as_deref(),
+        Some("zma_agent_poll: the agent runs in threaded mode")
+    );
+    assert_eq!(unsafe { zma_agent_fd(threaded) }, -1);
+    assert_eq!(unsafe { zma_agent_next_timeout_ms(threaded) }, -1);
+    unsafe { zma_agent_free(threaded) };
+}
+
+#[test]
+fn the_os_refusing_a_descriptor_is_an_io_error() {
+    // Lowering the descriptor limit affects the whole process, so the check
+    // runs in a child: this test binary again, running only the helper.
+    if std::env::var_os("ZMA_FFI_IO_CHILD").is_some() {
+        let limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 1024,
+        };
+        // SAFETY: a plain syscall with a valid struct, in a child process.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+        let options = cs(r#"{"mode": "polled"}"#);
+        let agent = unsafe { zma_agent_new(options.as_ptr(), ptr::null_mut()) };
+        assert!(agent.is_null());
+        let message = last_error().unwrap();
+        assert!(
+            message.starts_with("cannot create the agent's eventfd"),
+            "{message}"
+        );
+        std::process::exit(42);
+    }
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "the_os_refusing_a_descriptor_is_an_io_error",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ZMA_FFI_IO_CHILD", "1")
+        .status()
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(42),
+        "the child saw ZMA_ERR_IO's message"
+    );
+}
+
+#[test]
+fn a_panic_inside_poisons_the_agent_and_never_crosses_the_boundary() {
+    let rec = Recorder::default();
+    let agent = new_agent(POLLED_HOST);
+    attach(agent, &rec);
+    unsafe { zma_test_inject_panic(agent) };
+    assert_eq!(handle(agent, &welcome("w")), ZMA_ERR_PANIC);
+    assert!(last_error()
+        .unwrap()
+        .starts_with("internal error (panic: panic injected by a test)"));
+    // Poisoned: everything refuses, free still works.
+    assert_eq!(handle(agent, &welcome("w2")), ZMA_ERR_PANIC);
+    assert_eq!(unsafe { zma_agent_poll(agent, 1) }, ZMA_ERR_PANIC);
+    let mut out = ptr::null_mut();
+    assert_eq!(
+        unsafe { zma_agent_state_json(agent, &mut out) },
+        ZMA_ERR_PANIC
+    );
+    assert_eq!(
+        unsafe { zma_agent_set_log_callback(agent, None, ptr::null_mut()) },
+        ZMA_ERR_PANIC
+    );
+    assert!(rec.responses().is_empty());
+    unsafe { zma_agent_free(agent) };
+}
+
+#[test]
+fn polled_mode_runs_on_the_hosts_clock() {
+    let rec = Recorder::default();
+    let agent = new_agent(POLLED_HOST);
+    attach(agent, &rec);
+    let fd = unsafe { zma_agent_fd(agent) };
+    assert!(fd >= 0);
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    assert_eq!(
+        unsafe { libc::poll(&mut pfd, 1, 0) },
+        0,
+        "nothing to do yet"
+    );
+    assert_eq!(unsafe { zma_agent_next_timeout_ms(agent) }, -1);
+    assert_eq!(unsafe { zma_agent_poll(agent, 1000) }, ZMA_OK);
+    assert_eq!(handle(agent, &get_nodes("g1")), ZMA_OK);
+    assert_eq!(unsafe { zma_agent_next_timeout_ms(agent) }, 6000);
+    let mut state = ptr::null_mut();
+    assert_eq!(unsafe { zma_agent_state_json(agent, &mut state) }, ZMA_OK);
+    let json: serde_json::Value =
+        serde_json::from_str(&unsafe { CStr::from_ptr(state) }.to_string_lossy()).unwrap();
+    unsafe { zma_string_free(state) };
+    assert_eq!(
+        json["pending_requests"][0],
+        serde_json::json!({"id": "g1", "kind": "get_nodes", "deadline_ms": 6000})
+    );
+    assert_eq!(unsafe { zma_agent_poll(agent, 5999) }, ZMA_OK);
+    assert!(rec.responses().is_empty());
+    assert_eq!(unsafe { zma_agent_poll(agent, 6000) }, ZMA_OK);
+    let responses = rec.responses();
+    assert_eq!(responses.len(), 1);
+    assert!(responses[0].contains("request timed out"));
+    assert_eq!(unsafe { zma_agent_next_timeout_ms(agent) }, -1);
+    // Every event went to its callback, logs too.
+    let kinds: Vec<String> = rec
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.0.clone())
+        .collect();
+    assert_eq!(kinds, ["publish", "response"]);
+    assert!(rec
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(level, m)| *level == ZMA_LOG_INFO && m.contains("timed out")));
+    unsafe { zma_agent_free(agent) };
+}
+
+#[test]
+fn threaded_mode_fires_timers_on_its_own_thread() {
+    let rec = Recorder::default();
+    let agent = new_agent(
+        r#"{"mode": "threaded", "request_timeout_ms": 30, "supervisor": {"kind": "host"}}"#,
+    );
+    attach(agent, &rec);
+    assert_eq!(handle(agent, &get_nodes("g1")), ZMA_OK);
+    let started = Instant::now();
+    while rec.responses().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let responses = rec.responses();
+    assert_eq!(responses.len(), 1, "the timeout fired without the host");
+    assert!(responses[0].contains("request timed out"));
+    unsafe { zma_agent_free(agent) };
+}
+
+#[test]
+fn callbacks_may_call_back_into_the_agent() {
+    let rec = Recorder::default();
+    rec.answer_status.store(true, Ordering::SeqCst);
+    let agent = new_agent(POLLED_HOST);
+    attach(agent, &rec);
+    assert_eq!(handle(agent, &get_nodes("g1")), ZMA_OK);
+    // The status request was answered from inside the publish callback, and
+    // the resulting response delivered before handle_request returned.
+    let responses = rec.responses();
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    assert!(responses[0].contains("\"success\":true"));
+    unsafe { zma_agent_free(agent) };
+}
+
+#[test]
+fn eight_threads_at_once_get_exactly_one_answer_per_request() {
+    for mode in ["threaded", "polled"] {
+        let rec = Arc::new(Recorder::default());
+        rec.answer_status.store(true, Ordering::SeqCst);
+        let agent = new_agent(&format!(
+            r#"{{"mode": "{mode}", "encoding": "plain", "supervisor": {{"kind": "host"}}}}"#
+        ));
+        attach(agent, &rec);
+        let shared = AtomicPtr::new(agent);
+        let per_thread = 500;
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let agent = shared.load(Ordering::SeqCst) as usize;
+                s.spawn(move || {
+                    let agent = agent as *mut zma_agent;
+                    for i in 0..per_thread {
+                        let request = if i % 2 == 0 {
+                            welcome(&format!("t{t}-{i}"))
+                        } else {
+                            get_nodes(&format!("t{t}-{i}"))
+                        };
+                        assert_eq!(handle(agent, &request), ZMA_OK, "{:?}", last_error());
+                    }
+                });
+            }
+        });
+        let mut per_reqid: HashMap<String, usize> = HashMap::new();
+        for response in rec.responses() {
+            let v: serde_json::Value = serde_json::from_str(&response).unwrap();
+            *per_reqid
+                .entry(v["args"]["reqid"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+        assert_eq!(
+            per_reqid.len(),
+            8 * per_thread,
+            "{mode}: every request answered"
+        );
+        assert!(per_reqid.values().all(|n| *n == 1), "{mode}: exactly once");
+        unsafe { zma_agent_free(agent) };
+    }
+}
+
+unsafe extern "C" fn free_from_callback(
+    user_data: *mut c_void,
+    topic: *const c_char,
+    json: *const c_char,
+) {
+    let rec = unsafe { record(user_data, "response", topic, json) };
+    let agent = rec.agent.swap(ptr::null_mut(), Ordering::SeqCst);
+    unsafe { zma_agent_free(agent) };
+}
+
+#[test]
+fn an_agent_may_be_freed_from_its_own_callback() {
+    for options in [
+        POLLED_HOST,
+        r#"{"mode": "threaded", "request_timeout_ms": 20, "supervisor": {"kind": "host"}}"#,
+    ] {
+        let rec = Recorder::default();
+        let agent = new_agent(options);
+        rec.agent.store(agent, Ordering::SeqCst);
+        let ud = &rec as *const Recorder as *mut c_void;
+        unsafe { zma_agent_set_response_callback(agent, Some(free_from_callback), ud) };
+        if options.contains("polled") {
+            assert_eq!(handle(agent, &welcome("w")), ZMA_OK);
+        } else {
+            assert_eq!(handle(agent, &get_nodes("g")), ZMA_OK); // answered by the thread
+            let started = Instant::now();
+            while !rec.agent.load(Ordering::SeqCst).is_null()
+                && started.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        assert!(
+            rec.agent.load(Ordering::SeqCst).is_null(),
+            "freed inside the callback"
+        );
+        assert_eq!(rec.responses().len(), 1);
+    }
+}
+
+unsafe extern "C" fn slow_response(
+    user_data: *mut c_void,
+    topic: *const c_char,
+    json: *const c_char,
+) {
+    std::thread::sleep(Duration::from_millis(2));
+    unsafe { record(user_data, "response", topic, json) };
+}
+
+#[test]
+fn free_while_the_thread_is_busy_stops_every_callback() {
+    let rec = Recorder::default();
+    let agent = new_agent(
+        r#"{"mode": "threaded", "request_timeout_ms": 100, "supervisor": {"kind": "host"}}"#,
+    );
+    rec.agent.store(agent, Ordering::SeqCst);
+    let ud = &rec as *const Recorder as *mut c_void;
+    unsafe { zma_agent_set_response_callback(agent, Some(slow_response), ud) };
+    for i in 0..200 {
+        assert_eq!(handle(agent, &get_nodes(&format!("g{i}"))), ZMA_OK);
+    }
+    // At 100 ms the agent's thread starts delivering 200 timeouts, 2 ms each.
+    let started = Instant::now();
+    while rec.responses().len() < 5 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    unsafe { zma_agent_free(agent) };
+    rec.after_free.store(true, Ordering::SeqCst);
+    let delivered = rec.responses().len();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        rec.called_after_free.load(Ordering::SeqCst),
+        0,
+        "no callback after free returned"
+    );
+    assert_eq!(rec.responses().len(), delivered);
+    assert!(
+        delivered < 200,
+        "free stopped the delivery midway ({delivered} of 200)"
+    );
+}
+
+#[test]
+fn version_and_abi() {
+    let version = unsafe { CStr::from_ptr(zma_version()) }.to_str().unwrap();
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        format!("{ZMA_VERSION_MAJOR}.{ZMA_VERSION_MINOR}.{ZMA_VERSION_PATCH}"),
+        env!("CARGO_PKG_VERSION"),
+        "the header's version macros follow Cargo.toml"
+    );
+    assert_eq!(zma_abi_version(), ZMA_ABI_VERSION);
+}
+
+#[test]
+fn log_messages_with_nul_bytes_reach_c_intact() {
+    let rec = Recorder::default();
+    let agent = new_agent(POLLED_HOST);
+    attach(agent, &rec);
+    // A configuration id with a NUL byte is logged; C sees it escaped.
+    let deploy = r#"{"event": "deploy_request", "args": {"reqid": "r", "config": {"id": "a\u0000b",
+        "instances": [{"name": "instance-1", "host": "127.0.0.1"}],
+        "nodes": [{"name": "bad name", "instance": "instance-1", "role": "WORKER"}]}}}"#;
+    assert_eq!(handle(agent, deploy), ZMA_OK);
+    let logs = rec.logs.lock().unwrap().clone();
+    assert!(
+        logs.iter()
+            .any(|(_, m)| m.contains("configuration a\\u0000b refused")),
+        "{logs:?}"
+    );
+    unsafe { zma_agent_free(agent) };
+}
