@@ -3,19 +3,21 @@
 ratio to the baseline measured beside it in the same run.
 
 Reads criterion's estimates (target/criterion/<group>/<name>/new/estimates.json).
-Each group has an `agent` and a `baseline` entry; targets are from the issue
-that asked for the benchmark.
+Each group pairs a measurement with the baseline measured beside it;
+targets are from the issues that asked for the benchmarks.
 """
 
 import json
 import sys
 from pathlib import Path
 
+# group: (candidate, baseline, absolute median target in ns or None,
+#         ratio target or None, added-time target in ns or None)
 TARGETS = {
-    # group: (absolute median target in ns or None, ratio target or None)
-    "welcome_broker": (5_000, None),
-    "welcome_plain": (5_000, None),
-    "large_set_configuration": (None, 2.0),
+    "welcome_broker": ("agent", "baseline", 5_000, None, None),
+    "welcome_plain": ("agent", "baseline", 5_000, None, None),
+    "large_set_configuration": ("agent", "baseline", None, 2.0, None),
+    "c_boundary_welcome": ("c_abi", "rust_api", None, None, 1_000),
 }
 
 
@@ -36,12 +38,14 @@ def main() -> int:
         print(f"no criterion results under {root}; run `cargo bench` first", file=sys.stderr)
         return 1
     failed = False
-    print(f"{'benchmark':<26} {'agent':>10} {'baseline':>10} {'ratio':>7}  target")
-    for group in sorted(p for p in root.iterdir() if (p / "agent" / "new").is_dir()):
-        agent = median_ns(group / "agent" / "new" / "estimates.json")
-        baseline = median_ns(group / "baseline" / "new" / "estimates.json")
+    print(f"{'benchmark':<26} {'measured':>10} {'baseline':>10} {'ratio':>7}  target")
+    for group in sorted(p for p in root.iterdir() if p.name in TARGETS):
+        candidate, reference, absolute, relative, added = TARGETS[group.name]
+        if not (group / candidate / "new").is_dir():
+            continue
+        agent = median_ns(group / candidate / "new" / "estimates.json")
+        baseline = median_ns(group / reference / "new" / "estimates.json")
         ratio = agent / baseline
-        absolute, relative = TARGETS.get(group.name, (None, None))
         verdicts = []
         if absolute is not None:
             ok = agent < absolute
@@ -51,6 +55,10 @@ def main() -> int:
             ok = ratio <= relative
             failed |= not ok
             verdicts.append(f"<= {relative}x baseline {'met' if ok else 'MISSED'}")
+        if added is not None:
+            ok = agent - baseline < added
+            failed |= not ok
+            verdicts.append(f"adds {human(agent - baseline)} (< {human(added)} {'met' if ok else 'MISSED'})")
         print(f"{group.name:<26} {human(agent):>10} {human(baseline):>10} {ratio:>6.2f}x  {'; '.join(verdicts)}")
     return 1 if failed else 0
 

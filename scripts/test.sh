@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh clone: lints, the Rust test suite
-# (unit, behaviour, doc tests, benchmarks run once), the quickstart in every
-# dialect and encoding, and the cross-checks against zeek-client.
+# (unit, behaviour, FFI, doc tests, benchmarks run once), the FFI tests
+# under Miri, the C header and library as a C host sees them (fresh header,
+# C11/C++17, make install + pkg-config, valgrind, AddressSanitizer), the
+# quickstart in every dialect and encoding, and the cross-checks against
+# zeek-client.
 #
 # It installs what it needs when missing: the Rust toolchain (rustup) with
-# rustfmt and clippy, and a Python venv in .venv with zeek-client 1.5.0.
+# rustfmt and clippy, a nightly toolchain with Miri, the pinned cbindgen, a
+# Python venv in .venv with zeek-client and pytest, and (as root, from
+# Debian) gcc, g++, make, pkg-config and valgrind.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 ZEEK_CLIENT_VERSION=1.5.0
+CBINDGEN_VERSION=0.29.4
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -27,24 +33,40 @@ if ! command -v cargo >/dev/null 2>&1; then
     rm -rf "$tmp"
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
-if command -v rustup >/dev/null 2>&1; then
-    for component in rustfmt clippy; do
-        rustup component list --installed 2>/dev/null | grep -q "^$component" \
-            || rustup component add "$component"
-    done
+for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+done
+if ! cargo +nightly miri --version >/dev/null 2>&1; then
+    step "installing nightly Rust with Miri"
+    rustup toolchain install nightly --profile minimal -c miri -c rust-src
+fi
+if [ "$(cbindgen --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
+    step "installing cbindgen $CBINDGEN_VERSION"
+    cargo install --locked --force --version "$CBINDGEN_VERSION" cbindgen
+fi
+missing=()
+for tool in gcc g++ make pkg-config valgrind; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    step "installing ${missing[*]} from Debian"
+    apt-get update -qq && apt-get install -y -qq gcc g++ make pkg-config valgrind
 fi
 
 PYTHON=${PYTHON:-python3}
 VENV="$ROOT/.venv"
-if ! "$VENV/bin/python" -c "import zeekclient" >/dev/null 2>&1; then
-    step "creating $VENV with zeek-client $ZEEK_CLIENT_VERSION"
+if ! "$VENV/bin/python" -c "import zeekclient, pytest" >/dev/null 2>&1; then
+    step "creating $VENV with zeek-client $ZEEK_CLIENT_VERSION and pytest"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "zeek-client==$ZEEK_CLIENT_VERSION"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "zeek-client==$ZEEK_CLIENT_VERSION" pytest
 fi
 installed=$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('zeek-client'))")
 if [ "$installed" != "$ZEEK_CLIENT_VERSION" ]; then
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "zeek-client==$ZEEK_CLIENT_VERSION"
 fi
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 
 # ---- lints ------------------------------------------------------------------
 step "cargo fmt --check"
@@ -54,17 +76,72 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
 # ---- Rust tests -------------------------------------------------------------
-step "cargo test (unit, behaviour, examples and benchmarks once)"
+step "cargo test (unit, behaviour, FFI, examples and benchmarks once)"
 cargo test --all-targets --quiet
 
 step "cargo test --doc"
 cargo test --doc --quiet
 
+step "the FFI tests under Miri (those that start no process)"
+MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --quiet --test ffi
+
+# ---- the C library as C hosts see it ------------------------------------------
+step "include/zeek_mgmt_agent.h is what cbindgen $CBINDGEN_VERSION generates"
+cbindgen --quiet --config cbindgen.toml --output "$out/header.h"
+diff -u include/zeek_mgmt_agent.h "$out/header.h"
+strays=$(grep -E '^(#define|typedef)|^[a-z].*\(' include/zeek_mgmt_agent.h \
+    | grep -vE 'ZMA_|zma_|ZEEK_MGMT_AGENT_H' || true)
+if [ -n "$strays" ]; then
+    echo "the header declares names outside zma_/ZMA_:"; echo "$strays"; exit 1
+fi
+
+step "the header compiles as C11 and C++17 with -Werror, included twice"
+printf '#include "zeek_mgmt_agent.h"\n#include "zeek_mgmt_agent.h"\nint main(void) { return zma_abi_version() == ZMA_ABI_VERSION ? 0 : 1; }\n' > "$out/twice.c"
+gcc -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude -c "$out/twice.c" -o "$out/twice.o"
+g++ -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -x c++ -c "$out/twice.c" -o "$out/twice-cpp.o"
+
+step "the C and C++ hosts, against the .so and the .a"
+make --no-print-directory -s examples >/dev/null
+for host in host-c host-c-static host-cpp host-cpp-static; do
+    ./target/examples/$host > "$out/$host.out" || { cat "$out/$host.out"; exit 1; }
+    echo "$host: ok"
+done
+
+step "the hosts under valgrind memcheck: no leaks, no errors"
+for host in host-c host-c-static host-cpp host-cpp-static; do
+    valgrind --quiet --error-exitcode=3 --leak-check=full --show-leak-kinds=all \
+        --errors-for-leak-kinds=all ./target/examples/$host > /dev/null
+    echo "$host: clean"
+done
+
+step "the hosts under AddressSanitizer and UndefinedBehaviorSanitizer"
+make --no-print-directory -s examples-asan >/dev/null
+for host in host-c-asan host-cpp-asan; do
+    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        ./target/examples/$host > /dev/null
+    echo "$host: clean"
+done
+
+step "make install into a temporary prefix; build a host with pkg-config"
+make --no-print-directory -s install PREFIX="$out/prefix" >/dev/null
+export PKG_CONFIG_PATH="$out/prefix/lib/pkgconfig"
+soname=$(readelf -d "$out/prefix/lib/libzeek_mgmt_agent.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+abi=$(sed -n 's/^pub const ZMA_ABI_VERSION: u32 = \([0-9]*\);/\1/p' src/ffi.rs)
+[ "$soname" = "libzeek_mgmt_agent.so.$abi" ] || { echo "SONAME $soname, ABI $abi"; exit 1; }
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror examples/c/host.c $(pkg-config --cflags --libs zeek-mgmt-agent) -o "$out/host-installed"
+LD_LIBRARY_PATH="$out/prefix/lib" "$out/host-installed" > /dev/null
+libdir=$(pkg-config --variable=libdir zeek-mgmt-agent)
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror examples/c/host.c $(pkg-config --cflags zeek-mgmt-agent) \
+    "$libdir/libzeek_mgmt_agent.a" $(pkg-config --libs-only-other --libs-only-l --static zeek-mgmt-agent | sed 's/-lzeek_mgmt_agent//') \
+    -o "$out/host-installed-static"
+"$out/host-installed-static" > /dev/null
+echo "installed: $soname, pkg-config $(pkg-config --modversion zeek-mgmt-agent); dynamic and static hosts ran"
+
 # ---- the quickstart, every dialect and encoding -----------------------------
 step "quickstart in every dialect and encoding"
 cargo build --release --quiet --example quickstart
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 for dialect in seed zeek5 zeek6 zeek7; do
     for encoding in broker plain; do
         ./target/release/examples/quickstart --dialect "$dialect" --encoding "$encoding" \
@@ -84,5 +161,8 @@ step "zeek-client: it reads everything the agent sends to the controller and nod
 # refuses by design.
 grep -v '"topic": "zeek/supervisor"' "$out/zeek7-broker.jsonl" > "$out/to-controller.jsonl"
 "$VENV/bin/python" scripts/zeek_client_compat.py check --roundtrip "$out/to-controller.jsonl"
+
+step "zeek-client through the C ABI (ctypes): pytest tests/python"
+ZMA_LIB="$ROOT/target/release/libzeek_mgmt_agent.so" "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/python
 
 step "all tests passed"

@@ -23,12 +23,11 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::engine::{AgentError, LogLevel, RefusalKind};
 use crate::options::parse_options;
-use crate::runtime::{Agent, RuntimeError};
+use crate::runtime::{Agent, Runtime, RuntimeError};
 use crate::wire::InputErrorKind;
 
 /// Success.
@@ -71,7 +70,6 @@ pub const ZMA_LOG_ERROR: c_int = 40;
 /// `zma_agent_free`.
 pub struct zma_agent {
     agent: Agent,
-    poisoned: AtomicBool,
 }
 
 /// Receives an event: `topic` and `event_json` are valid only during the
@@ -141,7 +139,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs `body` behind the panic boundary and the last-error protocol.
-fn boundary(agent: Option<&zma_agent>, body: impl FnOnce() -> Result<(), Failure>) -> c_int {
+fn boundary(runtime: Option<&Runtime>, body: impl FnOnce() -> Result<(), Failure>) -> c_int {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => {
             clear_last_error();
@@ -152,8 +150,8 @@ fn boundary(agent: Option<&zma_agent>, body: impl FnOnce() -> Result<(), Failure
             code
         }
         Err(payload) => {
-            if let Some(agent) = agent {
-                agent.poisoned.store(true, Ordering::SeqCst);
+            if let Some(runtime) = runtime {
+                runtime.poison();
             }
             set_last_error(&panic_message(payload.as_ref()));
             ZMA_ERR_PANIC
@@ -161,21 +159,41 @@ fn boundary(agent: Option<&zma_agent>, body: impl FnOnce() -> Result<(), Failure
     }
 }
 
-/// The agent behind a pointer argument, or the failure to report.
+/// The runtime of the agent behind a pointer argument, or the failure to
+/// report. The caller gets its own reference-counted handle and keeps no
+/// reference into the `zma_agent`: a callback may free the agent during
+/// the call, and the runtime must outlive the call.
 ///
 /// # Safety
 /// `agent` must be NULL or a pointer from `zma_agent_new` not yet freed.
-unsafe fn agent_ref<'a>(agent: *const zma_agent, function: &str) -> Result<&'a zma_agent, Failure> {
-    // SAFETY: the caller guarantees the pointer is NULL or live.
+unsafe fn runtime_of(agent: *const zma_agent, function: &str) -> Result<Arc<Runtime>, Failure> {
+    // SAFETY: the caller guarantees the pointer is NULL or live; the
+    // reference lives only for this clone.
     let agent = unsafe { agent.as_ref() }
         .ok_or_else(|| Failure(ZMA_ERR_NULL, format!("{function}: agent is NULL")))?;
-    if agent.poisoned.load(Ordering::SeqCst) {
+    let runtime = Arc::clone(agent.agent.runtime());
+    if runtime.is_poisoned() {
         return Err(Failure(
             ZMA_ERR_PANIC,
             format!("{function}: the agent is unusable after an internal error"),
         ));
     }
-    Ok(agent)
+    Ok(runtime)
+}
+
+/// Like [`runtime_of`], reporting a failure as the entry point's status.
+///
+/// # Safety
+/// As for [`runtime_of`].
+unsafe fn runtime_or_status(
+    agent: *const zma_agent,
+    function: &str,
+) -> Result<Arc<Runtime>, c_int> {
+    // SAFETY: forwarded contract.
+    unsafe { runtime_of(agent, function) }.map_err(|Failure(code, message)| {
+        set_last_error(&message);
+        code
+    })
 }
 
 /// The string behind a pointer argument.
@@ -231,10 +249,7 @@ pub unsafe extern "C" fn zma_agent_new(
         let options = parse_options(options, &env, &random_id)
             .map_err(|e| Failure(ZMA_ERR_OPTIONS, e.to_string()))?;
         let agent = Agent::new(options).map_err(Failure::from)?;
-        created = Box::into_raw(Box::new(zma_agent {
-            agent,
-            poisoned: AtomicBool::new(false),
-        }));
+        created = Box::into_raw(Box::new(zma_agent { agent }));
         Ok(())
     });
     if status != ZMA_OK && !error_out.is_null() {
@@ -298,16 +313,13 @@ fn set_event_callback(
     pick: fn(&mut crate::runtime::Callbacks) -> &mut Option<crate::runtime::EventSink>,
 ) -> c_int {
     // SAFETY: NULL or live, by the caller's contract.
-    let agent = match unsafe { agent_ref(agent, function) } {
-        Ok(a) => a,
-        Err(Failure(code, message)) => {
-            set_last_error(&message);
-            return code;
-        }
+    let rt = match unsafe { runtime_or_status(agent, function) } {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
-    boundary(Some(agent), || {
+    boundary(Some(&rt), || {
         let sink = event_sink(callback, user_data);
-        agent.agent.runtime().set_callbacks(|c| *pick(c) = sink);
+        rt.set_callbacks(|c| *pick(c) = sink);
         Ok(())
     })
 }
@@ -385,14 +397,11 @@ pub unsafe extern "C" fn zma_agent_set_log_callback(
     user_data: *mut c_void,
 ) -> c_int {
     // SAFETY: NULL or live, by the caller's contract.
-    let agent = match unsafe { agent_ref(agent, "zma_agent_set_log_callback") } {
-        Ok(a) => a,
-        Err(Failure(code, message)) => {
-            set_last_error(&message);
-            return code;
-        }
+    let rt = match unsafe { runtime_or_status(agent, "zma_agent_set_log_callback") } {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
-    boundary(Some(agent), || {
+    boundary(Some(&rt), || {
         let sink: Option<crate::runtime::LogSink> = callback.map(|callback| {
             let user_data = UserData(user_data);
             Arc::new(move |level: LogLevel, message: &str| {
@@ -403,7 +412,7 @@ pub unsafe extern "C" fn zma_agent_set_log_callback(
                 unsafe { callback(user_data.0, level as c_int, message.as_ptr()) };
             }) as crate::runtime::LogSink
         });
-        agent.agent.runtime().set_callbacks(|c| c.log = sink);
+        rt.set_callbacks(|c| c.log = sink);
         Ok(())
     })
 }
@@ -426,22 +435,15 @@ pub unsafe extern "C" fn zma_agent_handle_request(
 ) -> c_int {
     const F: &str = "zma_agent_handle_request";
     // SAFETY: NULL or live, by the caller's contract.
-    let agent = match unsafe { agent_ref(agent, F) } {
-        Ok(a) => a,
-        Err(Failure(code, message)) => {
-            set_last_error(&message);
-            return code;
-        }
+    let rt = match unsafe { runtime_or_status(agent, F) } {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
-    boundary(Some(agent), || {
+    boundary(Some(&rt), || {
         // SAFETY: NULL or NUL-terminated, by the caller's contract.
         let json = unsafe { str_arg(event_json, F, "event_json") }?;
         // Size, then UTF-8, then JSON: checked in that order inside.
-        agent
-            .agent
-            .runtime()
-            .handle_request(json.to_bytes())
-            .map_err(Failure::from)
+        rt.handle_request(json.to_bytes()).map_err(Failure::from)
     })
 }
 
@@ -457,16 +459,11 @@ pub unsafe extern "C" fn zma_agent_handle_request(
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_poll(agent: *mut zma_agent, now_ms: u64) -> c_int {
     // SAFETY: NULL or live, by the caller's contract.
-    let agent = match unsafe { agent_ref(agent, "zma_agent_poll") } {
-        Ok(a) => a,
-        Err(Failure(code, message)) => {
-            set_last_error(&message);
-            return code;
-        }
+    let rt = match unsafe { runtime_or_status(agent, "zma_agent_poll") } {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
-    boundary(Some(agent), || {
-        agent.agent.runtime().poll(now_ms).map_err(Failure::from)
-    })
+    boundary(Some(&rt), || rt.poll(now_ms).map_err(Failure::from))
 }
 
 /// Polled mode: the absolute time (in the `now_ms` clock) of the next
@@ -478,10 +475,10 @@ pub unsafe extern "C" fn zma_agent_poll(agent: *mut zma_agent, now_ms: u64) -> c
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_next_timeout_ms(agent: *const zma_agent) -> i64 {
     // SAFETY: NULL or live, by the caller's contract.
-    let Ok(agent) = (unsafe { agent_ref(agent, "zma_agent_next_timeout_ms") }) else {
+    let Ok(rt) = (unsafe { runtime_of(agent, "zma_agent_next_timeout_ms") }) else {
         return -1;
     };
-    catch_unwind(AssertUnwindSafe(|| agent.agent.runtime().next_timeout_ms()))
+    catch_unwind(AssertUnwindSafe(|| rt.next_timeout_ms()))
         .ok()
         .flatten()
         .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX))
@@ -496,10 +493,10 @@ pub unsafe extern "C" fn zma_agent_next_timeout_ms(agent: *const zma_agent) -> i
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_fd(agent: *const zma_agent) -> c_int {
     // SAFETY: NULL or live, by the caller's contract.
-    let Ok(agent) = (unsafe { agent_ref(agent, "zma_agent_fd") }) else {
+    let Ok(rt) = (unsafe { runtime_of(agent, "zma_agent_fd") }) else {
         return -1;
     };
-    agent.agent.runtime().fd().unwrap_or(-1)
+    rt.fd().unwrap_or(-1)
 }
 
 // ---- diagnostics and strings -----------------------------------------------------------
@@ -518,18 +515,15 @@ pub unsafe extern "C" fn zma_agent_state_json(
 ) -> c_int {
     const F: &str = "zma_agent_state_json";
     // SAFETY: NULL or live, by the caller's contract.
-    let agent = match unsafe { agent_ref(agent, F) } {
-        Ok(a) => a,
-        Err(Failure(code, message)) => {
-            set_last_error(&message);
-            return code;
-        }
+    let rt = match unsafe { runtime_or_status(agent, F) } {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
-    boundary(Some(agent), || {
+    boundary(Some(&rt), || {
         if json_out.is_null() {
             return Err(Failure(ZMA_ERR_NULL, format!("{F}: json_out is NULL")));
         }
-        let json = c_string(&agent.agent.runtime().state_json());
+        let json = c_string(&rt.state_json());
         // SAFETY: checked non-NULL; ownership passes to the caller.
         unsafe { *json_out = json.into_raw() };
         Ok(())

@@ -303,6 +303,7 @@ fn every_status_code_is_reachable() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "spawns a process")]
 fn the_os_refusing_a_descriptor_is_an_io_error() {
     // Lowering the descriptor limit affects the whole process, so the check
     // runs in a child: this test binary again, running only the helper.
@@ -465,7 +466,8 @@ fn eight_threads_at_once_get_exactly_one_answer_per_request() {
         ));
         attach(agent, &rec);
         let shared = AtomicPtr::new(agent);
-        let per_thread = 500;
+        // Miri runs this interpreted: fewer requests, the same races.
+        let per_thread = if cfg!(miri) { 8 } else { 500 };
         std::thread::scope(|s| {
             for t in 0..8 {
                 let agent = shared.load(Ordering::SeqCst) as usize;
@@ -482,6 +484,14 @@ fn eight_threads_at_once_get_exactly_one_answer_per_request() {
                 });
             }
         });
+        // Answers may come after the calls return (the agent's own thread
+        // may be the one delivering): wait for them to settle.
+        let started = Instant::now();
+        while rec.responses().len() < 8 * per_thread && started.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(20));
         let mut per_reqid: HashMap<String, usize> = HashMap::new();
         for response in rec.responses() {
             let v: serde_json::Value = serde_json::from_str(&response).unwrap();
@@ -575,10 +585,14 @@ fn free_while_the_thread_is_busy_stops_every_callback() {
         "no callback after free returned"
     );
     assert_eq!(rec.responses().len(), delivered);
-    assert!(
-        delivered < 200,
-        "free stopped the delivery midway ({delivered} of 200)"
-    );
+    // Natively the thread is still mid-delivery when free comes (Miri runs
+    // too slowly for that timing to hold).
+    if !cfg!(miri) {
+        assert!(
+            delivered < 200,
+            "free stopped the delivery midway ({delivered} of 200)"
+        );
+    }
 }
 
 #[test]

@@ -15,7 +15,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
+
+use super::lock;
 
 use crate::engine::{Channel, LogLevel, Output};
 
@@ -66,11 +68,11 @@ pub(crate) struct Delivery {
 
 impl Delivery {
     pub(crate) fn push(&self, item: Output) {
-        self.state.lock().queue.push_back(item);
+        lock(&self.state).queue.push_back(item);
     }
 
     pub(crate) fn set_callbacks(&self, update: impl FnOnce(&mut Callbacks)) {
-        update(&mut self.callbacks.lock());
+        update(&mut lock(&self.callbacks));
     }
 
     /// Delivers everything queued, unless another thread (or this one,
@@ -81,7 +83,7 @@ impl Delivery {
             return; // re-entrant: the drainer up the stack delivers it
         }
         {
-            let mut state = self.state.lock();
+            let mut state = lock(&self.state);
             if state.drainer.is_some() {
                 return; // another thread is delivering; it will get ours
             }
@@ -89,7 +91,7 @@ impl Delivery {
         }
         loop {
             let item = {
-                let mut state = self.state.lock();
+                let mut state = lock(&self.state);
                 match state.queue.pop_front() {
                     Some(item) => item,
                     None => {
@@ -102,7 +104,7 @@ impl Delivery {
             if closed() {
                 continue; // dropped: the agent is being freed
             }
-            let callbacks = self.callbacks.lock().clone();
+            let callbacks = lock(&self.callbacks).clone();
             IN_CALLBACK.with(|c| c.set(true));
             deliver(&callbacks, item);
             IN_CALLBACK.with(|c| c.set(false));
@@ -113,9 +115,9 @@ impl Delivery {
     /// if this thread is the drainer (a callback freeing its own agent).
     pub(crate) fn wait_idle(&self) {
         let me = thread_token();
-        let mut state = self.state.lock();
+        let mut state = lock(&self.state);
         while state.drainer.is_some_and(|t| t != me) {
-            self.idle.wait(&mut state);
+            state = self.idle.wait(state).unwrap_or_else(|e| e.into_inner());
         }
     }
 }

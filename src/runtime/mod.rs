@@ -16,11 +16,9 @@ mod wakeup;
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-
-use parking_lot::{Condvar, Mutex};
 
 pub use delivery::{Callbacks, EventSink, LogSink};
 
@@ -74,6 +72,8 @@ pub struct Runtime {
     eventfd: Option<EventFd>,
     /// Threaded mode: the token of the agent's own thread.
     thread_token: std::sync::atomic::AtomicU64,
+    /// A panic was caught inside: the agent refuses every further call.
+    poisoned: AtomicBool,
 }
 
 /// An agent runtime and, in threaded mode, its thread.
@@ -105,6 +105,7 @@ impl Agent {
             kick: (Mutex::new(false), Condvar::new()),
             eventfd,
             thread_token: std::sync::atomic::AtomicU64::new(0),
+            poisoned: AtomicBool::new(false),
         });
         let thread = match options.mode {
             Mode::Polled => None,
@@ -153,7 +154,22 @@ impl Drop for Agent {
     }
 }
 
+/// Locks a mutex, ignoring poisoning: a panic while it was held is caught
+/// at the C boundary, which poisons the whole agent instead.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Runtime {
+    /// Marks the agent unusable (a panic was caught at the boundary).
+    pub fn poison(&self) {
+        self.poisoned.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::SeqCst)
+    }
+
     pub fn mode(&self) -> Mode {
         self.mode
     }
@@ -187,7 +203,7 @@ impl Runtime {
     pub fn handle_request(&self, json: &[u8]) -> Result<(), RuntimeError> {
         self.check_open()?;
         {
-            let mut core = self.core.lock();
+            let mut core = lock(&self.core);
             if std::mem::take(&mut core.panic_next) {
                 panic!("panic injected by a test");
             }
@@ -216,7 +232,7 @@ impl Runtime {
             fd.clear();
         }
         {
-            let mut core = self.core.lock();
+            let mut core = lock(&self.core);
             if std::mem::take(&mut core.panic_next) {
                 panic!("panic injected by a test");
             }
@@ -234,7 +250,7 @@ impl Runtime {
         if self.mode != Mode::Polled || self.is_closed() {
             return None;
         }
-        self.core.lock().engine.poll_timeout().map(Time::as_millis)
+        lock(&self.core).engine.poll_timeout().map(Time::as_millis)
     }
 
     /// Polled mode: the descriptor readable when `poll` has work.
@@ -243,14 +259,14 @@ impl Runtime {
     }
 
     pub fn state_json(&self) -> String {
-        self.core.lock().engine.state().to_json()
+        lock(&self.core).engine.state().to_json()
     }
 
     /// Test hook: the next engine call panics (to prove the C boundary
     /// catches it and poisons the agent).
     #[doc(hidden)]
     pub fn inject_panic(&self) {
-        self.core.lock().panic_next = true;
+        lock(&self.core).panic_next = true;
     }
 
     /// Carries out what the engine asked, in order, under the engine lock
@@ -308,7 +324,7 @@ impl Runtime {
     fn kick(&self) {
         if self.mode == Mode::Threaded {
             let (flag, cvar) = &self.kick;
-            *flag.lock() = true;
+            *lock(flag) = true;
             cvar.notify_all();
         }
     }
@@ -320,17 +336,19 @@ impl Runtime {
             .store(delivery::thread_token(), Ordering::SeqCst);
         let (flag, cvar) = &self.kick;
         loop {
-            let deadline = self.core.lock().engine.poll_timeout();
+            let deadline = lock(&self.core).engine.poll_timeout();
             {
-                let mut kicked = flag.lock();
+                let mut kicked = lock(flag);
                 if !*kicked && !self.is_closed() {
-                    match deadline {
+                    kicked = match deadline {
                         Some(at) => {
                             let when = self.started + Duration::from_millis(at.as_millis());
-                            cvar.wait_until(&mut kicked, when);
+                            let wait = when.saturating_duration_since(Instant::now());
+                            cvar.wait_timeout(kicked, wait)
+                                .map_or_else(|e| e.into_inner().0, |(g, _)| g)
                         }
-                        None => cvar.wait(&mut kicked),
-                    }
+                        None => cvar.wait(kicked).unwrap_or_else(|e| e.into_inner()),
+                    };
                 }
                 *kicked = false;
             }
@@ -338,7 +356,7 @@ impl Runtime {
                 return;
             }
             {
-                let mut core = self.core.lock();
+                let mut core = lock(&self.core);
                 let now = self.now(&core);
                 let outputs = core.engine.handle_timeout(now);
                 self.carry_out(&mut core, outputs);
