@@ -319,7 +319,7 @@ fn the_os_refusing_a_descriptor_is_an_io_error() {
         assert!(agent.is_null());
         let message = last_error().unwrap();
         assert!(
-            message.starts_with("cannot create the agent's eventfd"),
+            message.starts_with("cannot create the agent's poller"),
             "{message}"
         );
         std::process::exit(42);
@@ -374,17 +374,20 @@ fn polled_mode_runs_on_the_hosts_clock() {
     attach(agent, &rec);
     let fd = unsafe { zma_agent_fd(agent) };
     assert!(fd >= 0);
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    assert_eq!(
-        unsafe { libc::poll(&mut pfd, 1, 0) },
-        0,
-        "nothing to do yet"
-    );
+    // Miri cannot poll an epoll descriptor; native runs check it.
+    if !cfg!(miri) {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        assert_eq!(
+            unsafe { libc::poll(&mut pfd, 1, 0) },
+            0,
+            "nothing to do yet"
+        );
+    }
     assert_eq!(unsafe { zma_agent_next_timeout_ms(agent) }, -1);
     assert_eq!(unsafe { zma_agent_poll(agent, 1000) }, ZMA_OK);
     assert_eq!(handle(agent, &get_nodes("g1")), ZMA_OK);

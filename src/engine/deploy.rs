@@ -495,6 +495,7 @@ impl Engine {
             managed.create = Some(command);
             managed.failure = None;
             managed.pid = None;
+            managed.started = None;
             managed.restarts = 0;
         }
         self.set_state(name, State::Pending);

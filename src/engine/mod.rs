@@ -27,6 +27,7 @@ pub use agent::{AgentError, Engine, Input, Refusal, RefusalKind, NODE_TOPIC};
 pub use config::{AgentConfig, EncodingChoice, SupervisorKind};
 pub use deploy::{node_directory, MANAGEMENT_NODE_ENV};
 pub use hello::API_VERSION;
+pub use nodes::SUPERVISOR_API_TOPIC;
 pub use output::{Channel, LogLevel, LogRecord, Outbound, Output};
 pub use snapshot::{AgentState, NodeSnapshot, RequestSnapshot};
 pub use time::Time;

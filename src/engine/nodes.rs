@@ -18,6 +18,9 @@ use crate::model::{Node, NodeOutputs, State, ZeekEnum};
 use crate::supervisor::CommandId;
 use crate::wire::Event;
 
+/// The topic of `Management::Supervisor::API` events.
+pub const SUPERVISOR_API_TOPIC: &str = "zeek/management/supervisor";
+
 /// A node this agent runs (or ran).
 #[derive(Clone, Debug)]
 pub(crate) struct ManagedNode {
@@ -27,6 +30,8 @@ pub(crate) struct ManagedNode {
     /// Restarts, automatic or requested, since the current configuration
     /// created the node.
     pub(crate) restarts: u32,
+    /// When its current process started (process supervisor).
+    pub(crate) started: Option<super::time::Time>,
     /// Why the node is FAILED, for deploy results.
     pub(crate) failure: Option<String>,
     /// The create command that started it; `None` while only planned (or
@@ -68,6 +73,7 @@ impl NodeTable {
             node,
             pid: None,
             restarts: 0,
+            started: None,
             failure: None,
             create: None,
         };
@@ -191,6 +197,7 @@ impl Engine {
             return;
         };
         managed.pid = Some(pid);
+        managed.started = Some(self.now);
         // A crashed node coming back is an automatic restart.
         if managed.node.state == State::Crashed {
             managed.restarts += 1;
@@ -198,11 +205,24 @@ impl Engine {
         }
     }
 
+    /// What Zeek's Supervisor shim publishes when a node's life ends:
+    /// `notify_node_exit` with its last output, on `zeek/management/supervisor`.
+    fn publish_exit(&mut self, name: &str, outputs: &NodeOutputs) {
+        self.publish(
+            SUPERVISOR_API_TOPIC,
+            Event::NotifyNodeExit {
+                node: name.to_owned(),
+                outputs: outputs.clone(),
+            },
+        );
+    }
+
     pub(crate) fn on_node_crashed(&mut self, name: &str, outputs: NodeOutputs) {
         let Some(managed) = self.nodes.started_mut(name) else {
             return;
         };
         managed.pid = None;
+        self.publish_exit(name, &outputs);
         self.outputs.insert(name.to_owned(), outputs);
         self.set_state(name, State::Crashed);
         self.notify_log(format!("node {name} crashed; it will be restarted"), name);
@@ -220,6 +240,7 @@ impl Engine {
             message.push_str(&outputs.stderr);
         }
         managed.failure = Some(message.clone());
+        self.publish_exit(name, &outputs);
         self.outputs.insert(name.to_owned(), outputs);
         self.set_state(name, State::Failed);
         self.notify_error(message, name);

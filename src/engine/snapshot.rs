@@ -13,6 +13,8 @@ pub struct NodeSnapshot {
     pub state: State,
     pub pid: Option<i64>,
     pub restarts: u32,
+    /// When its current process started, in the engine's clock.
+    pub started_ms: Option<u64>,
 }
 
 /// A controller request in flight.
@@ -53,6 +55,7 @@ impl AgentState {
                     "state": n.state.name(),
                     "pid": n.pid,
                     "restarts": n.restarts,
+                    "started_ms": n.started_ms,
                 })
             })
             .collect();
@@ -91,6 +94,7 @@ impl Engine {
                     state: m.node.state,
                     pid: m.pid,
                     restarts: m.restarts,
+                    started_ms: m.started.map(|t| t.as_millis()),
                 })
                 .collect(),
             pending_requests: self

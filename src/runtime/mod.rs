@@ -3,31 +3,34 @@
 //! layer over it.
 //!
 //! Two modes (`C_API.md`):
-//! - **threaded**: a thread of the library's own fires timers on the
-//!   monotonic clock (milliseconds since the agent was created);
+//! - **threaded**: a thread of the library's own sleeps on the agent's
+//!   poller until the next deadline or readiness, fires timers on the
+//!   monotonic clock (milliseconds since the agent was created) and reaps
+//!   and reads the nodes of the process supervisor;
 //! - **polled**: nothing runs behind the host's back; time is the latest
-//!   `now_ms` the host gave `poll`, and an eventfd tells the host's event
-//!   loop when `poll` has work.
+//!   `now_ms` the host gave `poll`, and the poller's descriptor tells the
+//!   host's event loop when `poll` has work.
 
 mod delivery;
-#[allow(unsafe_code)]
-mod wakeup;
+#[allow(unsafe_code)] // epoll and eventfd: the OS edge of the runtime
+pub(crate) mod poller;
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub use delivery::{Callbacks, EventSink, LogSink};
 
-use crate::engine::{AgentError, Engine, LogLevel, LogRecord, Output, Time};
+use crate::engine::{AgentError, Engine, LogLevel, LogRecord, Output, SupervisorKind, Time};
+use crate::model::State;
 use crate::options::{AgentOptions, Mode};
-use crate::supervisor::Report;
-use crate::wire::Limits;
+use crate::supervisor::process::ProcessSupervisor;
+use crate::wire::{Event, Limits};
 use delivery::Delivery;
-use wakeup::EventFd;
+use poller::Poller;
 
 /// Why a runtime call failed; each maps to one C status code.
 #[derive(Debug)]
@@ -37,7 +40,7 @@ pub enum RuntimeError {
     Agent(AgentError),
     /// Not allowed now: polling a threaded agent, using a closed one.
     State(String),
-    /// The operating system refused (an eventfd, a thread).
+    /// The operating system refused (an epoll, a thread).
     Io(String),
 }
 
@@ -53,6 +56,8 @@ impl std::fmt::Display for RuntimeError {
 struct Core {
     engine: Engine,
     limits: Limits,
+    /// The built-in process supervisor, when the agent uses it.
+    process: Option<ProcessSupervisor>,
     /// Polled mode: the latest time the host gave.
     polled_now: Time,
     /// Test hook: panic inside the next engine call.
@@ -63,15 +68,13 @@ struct Core {
 pub struct Runtime {
     core: Mutex<Core>,
     delivery: Delivery,
+    poller: Arc<Poller>,
     mode: Mode,
     started: Instant,
     closed: AtomicBool,
-    /// Threaded mode: wakes the timer thread early (new deadline, free).
-    kick: (Mutex<bool>, Condvar),
-    /// Polled mode: readable when `poll` has work.
-    eventfd: Option<EventFd>,
+    stop_nodes_on_free: bool,
     /// Threaded mode: the token of the agent's own thread.
-    thread_token: std::sync::atomic::AtomicU64,
+    thread_token: AtomicU64,
     /// A panic was caught inside: the agent refuses every further call.
     poisoned: AtomicBool,
 }
@@ -82,31 +85,66 @@ pub struct Agent {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Locks a mutex, ignoring poisoning: a panic while it was held is caught
+/// at the C boundary, which poisons the whole agent instead.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Agent {
     /// Creates the agent; in threaded mode starts its thread.
     pub fn new(options: AgentOptions) -> Result<Agent, RuntimeError> {
-        let eventfd = match options.mode {
-            Mode::Polled => Some(EventFd::new().map_err(|e| {
-                RuntimeError::Io(format!("cannot create the agent's eventfd: {e}"))
-            })?),
-            Mode::Threaded => None,
+        let io = |what: &str, e: std::io::Error| {
+            RuntimeError::Io(format!("cannot create the agent's {what}: {e}"))
+        };
+        let poller = Arc::new(Poller::new().map_err(|e| io("poller (epoll, eventfd)", e))?);
+        let process = match options.engine.supervisor {
+            SupervisorKind::Process => Some(
+                ProcessSupervisor::new(
+                    options.process.clone(),
+                    options.node_ready,
+                    options.ready_after_ms,
+                    &options.engine.state_dir,
+                    options.stop_nodes_on_free,
+                    Arc::clone(&poller),
+                )
+                .map_err(|e| io("process supervisor", e))?,
+            ),
+            SupervisorKind::Host { .. } => None,
         };
         let runtime = Arc::new(Runtime {
             core: Mutex::new(Core {
                 engine: Engine::new(options.engine),
                 limits: options.limits,
+                process,
                 polled_now: Time::ZERO,
                 panic_next: false,
             }),
             delivery: Delivery::default(),
+            poller,
             mode: options.mode,
             started: Instant::now(),
             closed: AtomicBool::new(false),
-            kick: (Mutex::new(false), Condvar::new()),
-            eventfd,
-            thread_token: std::sync::atomic::AtomicU64::new(0),
+            stop_nodes_on_free: options.stop_nodes_on_free,
+            thread_token: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
         });
+        if let Some(process) = &lock(&runtime.core).process {
+            let log = |level, message| {
+                runtime
+                    .delivery
+                    .push(Output::Log(LogRecord { level, message }))
+            };
+            if let Err(reason) = process.program() {
+                log(LogLevel::Warning, format!("nodes cannot start: {reason}"));
+            }
+            for leftover in &process.stopped_leftovers {
+                log(
+                    LogLevel::Warning,
+                    format!("stopped node {leftover} left running by an earlier agent"),
+                );
+            }
+        }
         let thread = match options.mode {
             Mode::Polled => None,
             Mode::Threaded => {
@@ -128,13 +166,14 @@ impl Agent {
     }
 
     /// Stops the agent: no callback runs once this returns (except one
-    /// already running on this very thread), and its thread is gone.
+    /// already running on this very thread), its thread is gone, and (unless
+    /// `stop_nodes_on_free` is false) so are its nodes.
     pub fn close(&mut self) {
         let rt = &self.runtime;
         if rt.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        rt.kick();
+        rt.poller.kick();
         if let Some(handle) = self.thread.take() {
             if rt.thread_token.load(Ordering::SeqCst) == delivery::thread_token() {
                 // Freed from one of its own callbacks: the thread sees
@@ -145,6 +184,19 @@ impl Agent {
             }
         }
         rt.delivery.wait_idle();
+        if rt.stop_nodes_on_free {
+            let mut core = lock(&rt.core);
+            let base = core.polled_now;
+            let started = Instant::now();
+            if let Some(process) = core.process.as_mut() {
+                let clock = || {
+                    base.plus_millis(
+                        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    )
+                };
+                process.stop_all(&clock);
+            }
+        }
     }
 }
 
@@ -152,12 +204,6 @@ impl Drop for Agent {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-/// Locks a mutex, ignoring poisoning: a panic while it was held is caught
-/// at the C boundary, which poisons the whole agent instead.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Runtime {
@@ -212,15 +258,15 @@ impl Runtime {
             let outputs = engine
                 .handle_json(now, json, limits)
                 .map_err(RuntimeError::Agent)?;
-            self.carry_out(&mut core, outputs);
+            self.carry_out(&mut core, now, outputs);
         }
-        self.kick();
+        self.poller.kick(); // threaded mode: deadlines may have changed
         self.deliver();
         Ok(())
     }
 
-    /// Polled mode: advance to `now_ms`, fire timers, collect supervisor
-    /// work, deliver.
+    /// Polled mode: advance to `now_ms`, fire timers, read and reap the
+    /// nodes, deliver.
     pub fn poll(&self, now_ms: u64) -> Result<(), RuntimeError> {
         self.check_open()?;
         if self.mode != Mode::Polled {
@@ -228,9 +274,7 @@ impl Runtime {
                 "zma_agent_poll: the agent runs in threaded mode".into(),
             ));
         }
-        if let Some(fd) = &self.eventfd {
-            fd.clear();
-        }
+        let ready = self.poller.wait(Some(Duration::ZERO));
         {
             let mut core = lock(&self.core);
             if std::mem::take(&mut core.panic_next) {
@@ -238,8 +282,7 @@ impl Runtime {
             }
             core.polled_now = core.polled_now.max(Time::from_millis(now_ms));
             let now = core.polled_now;
-            let outputs = core.engine.handle_timeout(now);
-            self.carry_out(&mut core, outputs);
+            self.advance(&mut core, now, &ready);
         }
         self.deliver();
         Ok(())
@@ -250,12 +293,12 @@ impl Runtime {
         if self.mode != Mode::Polled || self.is_closed() {
             return None;
         }
-        lock(&self.core).engine.poll_timeout().map(Time::as_millis)
+        next_deadline(&lock(&self.core)).map(Time::as_millis)
     }
 
     /// Polled mode: the descriptor readable when `poll` has work.
     pub fn fd(&self) -> Option<i32> {
-        self.eventfd.as_ref().map(EventFd::raw)
+        (self.mode == Mode::Polled).then(|| self.poller.fd())
     }
 
     pub fn state_json(&self) -> String {
@@ -269,9 +312,24 @@ impl Runtime {
         lock(&self.core).panic_next = true;
     }
 
+    /// Fires timers and hands the process supervisor's news to the engine.
+    fn advance(&self, core: &mut Core, now: Time, ready: &[u64]) {
+        let outputs = core.engine.handle_timeout(now);
+        self.carry_out(core, now, outputs);
+        let reports = core
+            .process
+            .as_mut()
+            .map(|p| p.poll(ready, now))
+            .unwrap_or_default();
+        for report in reports {
+            let outputs = core.engine.handle_report(now, report);
+            self.carry_out(core, now, outputs);
+        }
+    }
+
     /// Carries out what the engine asked, in order, under the engine lock
     /// (so that outputs of concurrent calls queue in engine order).
-    fn carry_out(&self, core: &mut Core, outputs: Vec<Output>) {
+    fn carry_out(&self, core: &mut Core, now: Time, outputs: Vec<Output>) {
         let mut pending = std::collections::VecDeque::from(outputs);
         while let Some(output) = pending.pop_front() {
             match output {
@@ -286,33 +344,44 @@ impl Runtime {
                     }
                 }
                 Output::Supervisor(command) => {
-                    // The built-in process supervisor is not part of this
-                    // build yet: every command fails, visibly.
-                    let now = self.now(core);
-                    let report = match command.command {
-                        crate::supervisor::Command::Create(_) => Report::Created {
-                            id: command.id,
-                            error: Some(
-                                "the built-in process supervisor is not available in this build"
-                                    .into(),
-                            ),
-                        },
-                        crate::supervisor::Command::Destroy { .. } => Report::Destroyed {
-                            id: command.id,
-                            ok: false,
-                        },
-                        crate::supervisor::Command::Restart { .. } => Report::Restarted {
-                            id: command.id,
-                            ok: false,
-                        },
-                        crate::supervisor::Command::Status { .. } => Report::Status {
-                            id: command.id,
-                            status: Default::default(),
-                        },
+                    let Some(process) = core.process.as_mut() else {
+                        continue; // the engine emits these only in process mode
                     };
-                    pending.extend(core.engine.handle_report(now, report));
+                    // Every command of this batch goes now, in order (the
+                    // creates of a deploy stage start together). What the
+                    // host sees does not change: the events and logs between
+                    // them are still delivered in order, and the commands'
+                    // reports, as always, only after all of them.
+                    let mut commands = vec![command];
+                    let mut rest = std::collections::VecDeque::with_capacity(pending.len());
+                    for output in pending.drain(..) {
+                        match output {
+                            Output::Supervisor(next) => commands.push(next),
+                            other => rest.push_back(other),
+                        }
+                    }
+                    pending = rest;
+                    for report in process.commands(commands, now) {
+                        pending.extend(core.engine.handle_report(now, report));
+                    }
                 }
-                other => self.delivery.push(other),
+                Output::Event(out) => {
+                    // A node the engine counts as RUNNING has become ready: a
+                    // later death is a crash, not a failure to start.
+                    if let (
+                        Some(process),
+                        Event::NotifyChange {
+                            node,
+                            new: State::Running,
+                            ..
+                        },
+                    ) = (core.process.as_mut(), &out.event)
+                    {
+                        process.mark_ready(&node.name);
+                    }
+                    self.delivery.push(Output::Event(out));
+                }
+                log @ Output::Log(_) => self.delivery.push(log),
             }
         }
     }
@@ -321,47 +390,39 @@ impl Runtime {
         self.delivery.drain(&|| self.is_closed());
     }
 
-    fn kick(&self) {
-        if self.mode == Mode::Threaded {
-            let (flag, cvar) = &self.kick;
-            *lock(flag) = true;
-            cvar.notify_all();
-        }
-    }
-
-    /// The threaded mode's loop: sleep until the next deadline or a kick,
-    /// fire timers, deliver.
+    /// The threaded mode's loop: sleep until the next deadline or
+    /// readiness, fire timers, read and reap nodes, deliver.
     fn run_thread(&self) {
         self.thread_token
             .store(delivery::thread_token(), Ordering::SeqCst);
-        let (flag, cvar) = &self.kick;
         loop {
-            let deadline = lock(&self.core).engine.poll_timeout();
-            {
-                let mut kicked = lock(flag);
-                if !*kicked && !self.is_closed() {
-                    kicked = match deadline {
-                        Some(at) => {
-                            let when = self.started + Duration::from_millis(at.as_millis());
-                            let wait = when.saturating_duration_since(Instant::now());
-                            cvar.wait_timeout(kicked, wait)
-                                .map_or_else(|e| e.into_inner().0, |(g, _)| g)
-                        }
-                        None => cvar.wait(kicked).unwrap_or_else(|e| e.into_inner()),
-                    };
-                }
-                *kicked = false;
-            }
+            let deadline = next_deadline(&lock(&self.core));
+            let wait = deadline.map(|at| {
+                let when = self.started + Duration::from_millis(at.as_millis());
+                when.saturating_duration_since(Instant::now())
+            });
+            let ready = self.poller.wait(wait);
             if self.is_closed() {
                 return;
             }
             {
                 let mut core = lock(&self.core);
                 let now = self.now(&core);
-                let outputs = core.engine.handle_timeout(now);
-                self.carry_out(&mut core, outputs);
+                self.advance(&mut core, now, &ready);
             }
             self.deliver();
         }
+    }
+}
+
+fn next_deadline(core: &Core) -> Option<Time> {
+    let engine = core.engine.poll_timeout();
+    let process = core
+        .process
+        .as_ref()
+        .and_then(ProcessSupervisor::next_deadline);
+    match (engine, process) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

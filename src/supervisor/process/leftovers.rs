@@ -1,0 +1,121 @@
+//! Node processes an earlier agent left running on the same state
+//! directory (it was killed, or freed with `stop_nodes_on_free: false`).
+//!
+//! Each node directory records `<pid> <start time>` in its `pid` file. A
+//! process counts as a leftover only if it is alive, started at that very
+//! time (so a reused pid is never touched), and is named `zeek.<node>`.
+//! Leftovers are stopped, not adopted: their output went to pipes of the
+//! agent that is gone, so there is nothing safe to re-attach to.
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::spawn::{pidfd_open, process_start_time, signal_group, signal_process, PID_FILE};
+use crate::runtime::poller::Poller;
+
+pub(crate) struct Found {
+    pub(crate) node: String,
+    pub(crate) pid: i32,
+}
+
+/// Live leftover node processes under `<state_dir>/nodes`.
+pub(crate) fn find(state_dir: &str) -> Vec<Found> {
+    let Ok(entries) = std::fs::read_dir(Path::new(state_dir).join("nodes")) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(node) = entry.file_name().into_string() else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(entry.path().join(PID_FILE)) else {
+            continue;
+        };
+        let mut fields = text.split_whitespace();
+        let (Some(Ok(pid)), Some(Ok(start))) = (
+            fields.next().map(str::parse::<i32>),
+            fields.next().map(str::parse::<u64>),
+        ) else {
+            continue;
+        };
+        if pid > 1
+            && process_start_time(pid) == Some(start)
+            && argv0(pid).as_deref() == Some(&format!("zeek.{node}"))
+        {
+            found.push(Found { node, pid });
+        }
+    }
+    found
+}
+
+/// Stops leftovers: SIGTERM to all at once, SIGKILL to those still there
+/// after `grace`, and waits (a little longer) until they are gone.
+pub(crate) fn stop(found: &[Found], grace: Duration, poller: &Poller) {
+    // Tokens far from the supervisor's own, which start at 1.
+    let watched: Vec<_> = found
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let pidfd = pidfd_open(f.pid).ok()?;
+            let token = u64::MAX - i as u64;
+            poller.add(pidfd.as_raw_fd(), token).ok()?;
+            signal_group(f.pid, libc::SIGTERM);
+            Some((token, f.pid, pidfd))
+        })
+        .collect();
+    let mut alive: Vec<_> = watched
+        .iter()
+        .map(|(token, pid, _)| (*token, *pid))
+        .collect();
+    let started = Instant::now();
+    let mut killed = false;
+    while !alive.is_empty() && started.elapsed() < grace + Duration::from_secs(5) {
+        if !killed && started.elapsed() >= grace {
+            for (_, pid) in &alive {
+                signal_group(*pid, libc::SIGKILL);
+                signal_process(*pid, libc::SIGKILL);
+            }
+            killed = true;
+        }
+        let ready = poller.wait(Some(Duration::from_millis(50)));
+        alive.retain(|(token, _)| !ready.contains(token));
+    }
+    for (_, _, pidfd) in &watched {
+        poller.remove(pidfd.as_raw_fd());
+    }
+}
+
+fn argv0(pid: i32) -> Option<String> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let first = cmdline.split(|b| *b == 0).next()?;
+    String::from_utf8(first.to_vec()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_pid_file_finds_nothing() {
+        let dir = std::env::temp_dir().join(format!("zma-leftovers-{}", std::process::id()));
+        let node = dir.join("nodes/w1");
+        std::fs::create_dir_all(&node).unwrap();
+        // Our own pid with a wrong start time, and a wrong name: never a leftover.
+        std::fs::write(node.join(PID_FILE), format!("{} 1\n", std::process::id())).unwrap();
+        assert!(find(dir.to_str().unwrap()).is_empty());
+        let start = process_start_time(std::process::id() as i32).unwrap();
+        std::fs::write(
+            node.join(PID_FILE),
+            format!("{} {start}\n", std::process::id()),
+        )
+        .unwrap();
+        assert!(
+            find(dir.to_str().unwrap()).is_empty(),
+            "alive, but not named zeek.w1"
+        );
+        std::fs::write(node.join(PID_FILE), "garbage").unwrap();
+        assert!(find(dir.to_str().unwrap()).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,869 @@
+//! The built-in process supervisor (`"supervisor": {"kind": "process"}`):
+//! the engine's supervisor commands carried out with real child processes.
+//!
+//! It never blocks and never sleeps: the runtime calls [`ProcessSupervisor::
+//! poll`] with the tokens its poller reported (a pipe has output, a pidfd
+//! says a process exited) and the current time, and asks
+//! [`ProcessSupervisor::next_deadline`] when to call again (a SIGKILL after
+//! the grace period, a restart delay, a readiness wait). Everything it
+//! learns comes back as [`Report`]s for the engine.
+//!
+//! Beyond Zeek's Supervisor: stops are parallel with a configurable grace
+//! period; restart delays are capped; a node that keeps dying before it
+//! ever became ready is given up (`FAILED`, Zeek issue #2488); nodes left
+//! running by an earlier agent on the same state directory are stopped
+//! when the supervisor starts, before any new one.
+
+mod backoff;
+mod capture;
+#[allow(unsafe_code)] // clone/exec in a child sharing our memory: process spawning
+mod launch;
+pub(crate) mod layout;
+mod leftovers;
+#[allow(unsafe_code)] // descriptors, pidfds, signals: process spawning
+mod spawn;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::sync::Arc;
+
+use backoff::{Backoff, RESET_AFTER_MS};
+use capture::Capture;
+use launch::NodeProcess;
+use spawn::{Prepared, SpawnSettings, Spawner, Starting};
+
+use super::{Command, CommandId, Report, SupervisorCommand};
+use crate::engine::Time;
+use crate::model::{
+    ClusterEndpoint, NodeConfig, NodeOutputs, SupervisorNodeStatus, SupervisorStatus,
+};
+use crate::options::{NodeReady, ProcessOptions};
+use crate::runtime::poller::Poller;
+
+/// How much output one `poll` reads from one pipe, so that a flooding node
+/// cannot starve the others (the rest stays readable for the next poll).
+const READ_BUDGET: usize = 1 << 20;
+
+/// Why a node is being stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Intent {
+    Destroy(CommandId),
+    Restart(CommandId),
+    Shutdown,
+}
+
+struct Stop {
+    intent: Intent,
+    kill_at: Time,
+    killed: bool,
+}
+
+/// The read end of a node's stdout or stderr pipe.
+struct Stream(File);
+
+impl Stream {
+    fn raw(&self) -> i32 {
+        self.0.as_raw_fd()
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+/// One output pipe of a running node, its file and its kept lines.
+struct Pipe {
+    stream: Stream,
+    token: u64,
+    file: File,
+}
+
+/// A live process.
+struct Running {
+    process: NodeProcess,
+    pid: i32,
+    pid_token: u64,
+    out: Option<Pipe>,
+    err: Option<Pipe>,
+    stop: Option<Stop>,
+}
+
+enum Phase {
+    /// Its process runs (or is being stopped).
+    Up(Running),
+    /// It crashed; it starts again at this time.
+    Crashed { restart_at: Time },
+    /// It kept dying before it became ready: no more restarts.
+    Failed,
+}
+
+struct Node {
+    config: NodeConfig,
+    phase: Phase,
+    stdout: Capture,
+    stderr: Capture,
+    backoff: Backoff,
+    /// Deaths in a row before it ever became ready.
+    start_failures: u32,
+    ready: bool,
+    /// Spawn readiness: it counts as ready at this time if still up.
+    ready_at: Option<Time>,
+    started_at: Time,
+}
+
+/// The cluster table of a deploy, shared by all its nodes.
+type ClusterTable = Arc<BTreeMap<String, ClusterEndpoint>>;
+
+/// A node start on its way: the spawner has it, the agent keeps the
+/// output files until the process is there to feed them.
+struct Begun {
+    starting: Starting,
+    dir: Arc<OwnedFd>,
+    program: PathBuf,
+    stdout: File,
+    stderr: File,
+}
+
+#[derive(Clone, Copy)]
+enum Source {
+    Output,
+    Exit,
+}
+
+/// The process supervisor of one agent.
+pub struct ProcessSupervisor {
+    options: ProcessOptions,
+    node_ready: NodeReady,
+    ready_after_ms: u64,
+    program: Result<PathBuf, String>,
+    zeekpath_tail: String,
+    parent_death_signal: bool,
+    poller: Arc<Poller>,
+    spawner: Spawner,
+    nodes: BTreeMap<String, Node>,
+    /// The last cluster table and its `cluster-layout.zeek` text: every node
+    /// of a deploy shares one table, so the text is made once per deploy.
+    layout: Option<(ClusterTable, Arc<str>)>,
+    sources: HashMap<u64, (String, Source)>,
+    next_token: u64,
+    /// Node processes of an earlier agent stopped at start, for the log.
+    pub stopped_leftovers: Vec<String>,
+}
+
+impl ProcessSupervisor {
+    /// A supervisor whose nodes live under `state_dir/nodes`. Processes an
+    /// earlier agent left running there are stopped first (SIGTERM, SIGKILL
+    /// after `stop_grace_ms`): this call waits for that, so it takes up to
+    /// the grace period when there are any, and no duplicate ever starts.
+    pub fn new(
+        options: ProcessOptions,
+        node_ready: NodeReady,
+        ready_after_ms: u64,
+        state_dir: &str,
+        parent_death_signal: bool,
+        poller: Arc<Poller>,
+    ) -> io::Result<ProcessSupervisor> {
+        let program = spawn::resolve_program(&options.zeek, std::env::var_os("PATH"));
+        let zeekpath_tail = match &program {
+            Ok(p) => spawn::zeekpath_tail(p, std::env::var("ZEEKPATH").ok()),
+            Err(_) => String::new(),
+        };
+        let mut supervisor = ProcessSupervisor {
+            node_ready,
+            ready_after_ms,
+            program,
+            zeekpath_tail,
+            parent_death_signal,
+            poller,
+            spawner: Spawner::new()?,
+            nodes: BTreeMap::new(),
+            layout: None,
+            sources: HashMap::new(),
+            next_token: 1,
+            stopped_leftovers: Vec::new(),
+            options,
+        };
+        let found = leftovers::find(state_dir);
+        leftovers::stop(
+            &found,
+            std::time::Duration::from_millis(supervisor.options.stop_grace_ms),
+            &supervisor.poller,
+        );
+        supervisor.stopped_leftovers = found
+            .into_iter()
+            .map(|f| format!("{} (pid {})", f.node, f.pid))
+            .collect();
+        Ok(supervisor)
+    }
+
+    /// The program nodes run (or why it could not be found).
+    pub fn program(&self) -> Result<&PathBuf, &String> {
+        self.program.as_ref()
+    }
+
+    fn token(&mut self) -> u64 {
+        let token = self.next_token;
+        self.next_token += 1;
+        token
+    }
+
+    /// Carries out commands in order; answers come back now or from a later
+    /// `poll`. Creates that follow each other start together: each node's
+    /// directory is prepared while the one before is being forked.
+    pub fn commands(&mut self, commands: Vec<SupervisorCommand>, now: Time) -> Vec<Report> {
+        let mut reports = Vec::new();
+        let mut creates = Vec::new();
+        for command in commands {
+            match command.command {
+                Command::Create(config) => creates.push((command.id, *config)),
+                other => {
+                    self.create_all(std::mem::take(&mut creates), now, &mut reports);
+                    reports.extend(self.command(
+                        SupervisorCommand {
+                            id: command.id,
+                            command: other,
+                        },
+                        now,
+                    ));
+                }
+            }
+        }
+        self.create_all(creates, now, &mut reports);
+        reports
+    }
+
+    /// Carries out one command; answers come back now or from a later
+    /// `poll`.
+    pub fn command(&mut self, command: SupervisorCommand, now: Time) -> Vec<Report> {
+        let mut reports = Vec::new();
+        let id = command.id;
+        match command.command {
+            Command::Create(config) => self.create_all(vec![(id, *config)], now, &mut reports),
+            Command::Destroy { node } => self.destroy(id, &node, now, &mut reports),
+            Command::Restart { node } => self.restart(id, &node, now, &mut reports),
+            Command::Status { node } => reports.push(Report::Status {
+                id,
+                status: self.status(&node),
+            }),
+        }
+        reports
+    }
+
+    /// Creates nodes: every start is handed to the spawner first, then each
+    /// is waited for, in order.
+    fn create_all(
+        &mut self,
+        creates: Vec<(CommandId, NodeConfig)>,
+        now: Time,
+        reports: &mut Vec<Report>,
+    ) {
+        let mut launched = Vec::with_capacity(creates.len());
+        for (id, config) in creates {
+            let name = config.name.clone();
+            if self.nodes.contains_key(&name)
+                || launched
+                    .iter()
+                    .any(|(_, node, _): &(_, Node, _)| node.config.name == name)
+            {
+                reports.push(Report::Created {
+                    id,
+                    error: Some(format!("node {name} already exists")),
+                });
+                continue;
+            }
+            let node = Node {
+                config,
+                phase: Phase::Failed,
+                stdout: Capture::new(self.options.output_max_lines),
+                stderr: Capture::new(self.options.output_max_lines),
+                backoff: Backoff::new(
+                    self.options.restart_delay_ms,
+                    self.options.restart_delay_max_ms,
+                ),
+                start_failures: 0,
+                ready: false,
+                ready_at: None,
+                started_at: now,
+            };
+            let begun = self.begin_start(&node);
+            launched.push((id, node, begun));
+        }
+        for (id, mut node, begun) in launched {
+            match begun.and_then(|begun| self.finish_start(&mut node, begun, now)) {
+                Ok(started) => {
+                    reports.push(Report::Created { id, error: None });
+                    reports.extend(started);
+                    self.nodes.insert(node.config.name.clone(), node);
+                }
+                Err(error) => reports.push(Report::Created {
+                    id,
+                    error: Some(error),
+                }),
+            }
+        }
+    }
+
+    /// Starts a node's process and waits for it.
+    fn start(&mut self, node: &mut Node, now: Time) -> Result<Vec<Report>, String> {
+        let begun = self.begin_start(node)?;
+        self.finish_start(node, begun, now)
+    }
+
+    /// The `cluster-layout.zeek` text for a cluster table.
+    fn layout_for(&mut self, cluster: &ClusterTable) -> Arc<str> {
+        match &self.layout {
+            Some((table, text)) if Arc::ptr_eq(table, cluster) => Arc::clone(text),
+            _ => {
+                let text: Arc<str> = layout::cluster_layout(cluster).into();
+                self.layout = Some((Arc::clone(cluster), Arc::clone(&text)));
+                text
+            }
+        }
+    }
+
+    /// Prepares a node's directory and hands its start to the spawner.
+    fn begin_start(&mut self, node: &Node) -> Result<Begun, String> {
+        let program = self.program.clone()?;
+        let layout = self.layout_for(&node.config.cluster);
+        let settings = SpawnSettings {
+            program: &program,
+            layout: &layout,
+            args_prefix: &self.options.args_prefix,
+            zeekpath_tail: &self.zeekpath_tail,
+            parent_death_signal: self.parent_death_signal,
+        };
+        let Prepared {
+            plan,
+            dir,
+            stdout,
+            stderr,
+        } = spawn::prepare(&node.config, &settings)?;
+        Ok(Begun {
+            starting: self.spawner.submit(plan),
+            dir,
+            program,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Waits for a started process and watches it; returns `NodeSpawned`
+    /// (and `NodeReady` when spawn readiness needs no wait).
+    fn finish_start(
+        &mut self,
+        node: &mut Node,
+        begun: Begun,
+        now: Time,
+    ) -> Result<Vec<Report>, String> {
+        let Begun {
+            starting,
+            dir,
+            program,
+            stdout,
+            stderr,
+        } = begun;
+        let process = starting
+            .wait()
+            .map_err(|e| format!("cannot start {}: {e}", spawn::display(&program)))?;
+        // A missing pid file only means that a leftover of this node could
+        // not be found after a crash of the host; the node itself is fine.
+        let _ = spawn::write_pid_file(&dir, process.pid);
+        let running = match self.register(process, stdout, stderr) {
+            Ok(running) => running,
+            Err((e, process)) => {
+                process.kill();
+                let _ = process.wait();
+                return Err(format!("cannot watch node {}: {e}", node.config.name));
+            }
+        };
+        let pid = running.pid;
+        let name = node.config.name.clone();
+        for token in [running.pid_token]
+            .into_iter()
+            .chain(running.out.as_ref().map(|p| p.token))
+            .chain(running.err.as_ref().map(|p| p.token))
+        {
+            let source = if token == running.pid_token {
+                Source::Exit
+            } else {
+                Source::Output
+            };
+            self.sources.insert(token, (name.clone(), source));
+        }
+        node.phase = Phase::Up(running);
+        node.stdout.clear();
+        node.stderr.clear();
+        node.ready = false;
+        node.started_at = now;
+        node.ready_at = None;
+        let mut reports = vec![Report::NodeSpawned {
+            node: name.clone(),
+            pid: i64::from(pid),
+        }];
+        if self.node_ready == NodeReady::Spawn {
+            if self.ready_after_ms == 0 {
+                node.ready = true;
+                node.start_failures = 0;
+                reports.push(Report::NodeReady { node: name });
+            } else {
+                node.ready_at = Some(now.plus_millis(self.ready_after_ms));
+            }
+        }
+        Ok(reports)
+    }
+
+    /// Watches a new process: its pidfd and both pipes, non-blocking. On
+    /// failure the process is handed back to be killed.
+    fn register(
+        &mut self,
+        mut process: NodeProcess,
+        stdout: File,
+        stderr: File,
+    ) -> Result<Running, (io::Error, NodeProcess)> {
+        let pid_token = self.token();
+        if let Err(e) = self.poller.add(process.pidfd.as_raw_fd(), pid_token) {
+            return Err((e, process));
+        }
+        let streams = [
+            process.stdout.take().map(|s| (Stream(s), stdout)),
+            process.stderr.take().map(|s| (Stream(s), stderr)),
+        ];
+        let mut pipes = Vec::with_capacity(2);
+        for (stream, file) in streams.into_iter().flatten() {
+            let token = self.token();
+            let watched = spawn::set_nonblocking(stream.raw())
+                .and_then(|()| self.poller.add(stream.raw(), token));
+            if let Err(e) = watched {
+                self.poller.remove(process.pidfd.as_raw_fd());
+                for pipe in &pipes {
+                    let pipe: &Pipe = pipe;
+                    self.poller.remove(pipe.stream.raw());
+                }
+                return Err((e, process));
+            }
+            pipes.push(Pipe {
+                stream,
+                token,
+                file,
+            });
+        }
+        let mut pipes = pipes.into_iter();
+        Ok(Running {
+            pid: process.pid,
+            process,
+            pid_token,
+            out: pipes.next(),
+            err: pipes.next(),
+            stop: None,
+        })
+    }
+
+    fn destroy(&mut self, id: CommandId, name: &str, now: Time, reports: &mut Vec<Report>) {
+        let grace = self.options.stop_grace_ms;
+        let Some(node) = self.nodes.get_mut(name) else {
+            reports.push(Report::Destroyed { id, ok: false });
+            return;
+        };
+        match &mut node.phase {
+            Phase::Up(running) => {
+                match running.stop.replace(Stop {
+                    intent: Intent::Destroy(id),
+                    kill_at: now.plus_millis(grace),
+                    killed: false,
+                }) {
+                    Some(Stop {
+                        intent: Intent::Restart(old),
+                        ..
+                    }) => reports.push(Report::Restarted { id: old, ok: false }),
+                    Some(Stop {
+                        intent: Intent::Destroy(old),
+                        ..
+                    }) => reports.push(Report::Destroyed { id: old, ok: true }),
+                    Some(previous) => running.stop = Some(previous), // shutting down anyway
+                    None => spawn::signal_group(running.pid, libc::SIGTERM),
+                }
+                if grace == 0 {
+                    spawn::signal_group(running.pid, libc::SIGKILL);
+                }
+            }
+            Phase::Crashed { .. } | Phase::Failed => {
+                self.nodes.remove(name);
+                reports.push(Report::Destroyed { id, ok: true });
+            }
+        }
+    }
+
+    fn restart(&mut self, id: CommandId, name: &str, now: Time, reports: &mut Vec<Report>) {
+        let grace = self.options.stop_grace_ms;
+        let Some(mut node) = self.nodes.remove(name) else {
+            reports.push(Report::Restarted { id, ok: false });
+            return;
+        };
+        match &mut node.phase {
+            Phase::Up(running) if running.stop.is_none() => {
+                running.stop = Some(Stop {
+                    intent: Intent::Restart(id),
+                    kill_at: now.plus_millis(grace),
+                    killed: false,
+                });
+                spawn::signal_group(
+                    running.pid,
+                    if grace == 0 {
+                        libc::SIGKILL
+                    } else {
+                        libc::SIGTERM
+                    },
+                );
+            }
+            Phase::Up(_) => reports.push(Report::Restarted { id, ok: false }),
+            Phase::Crashed { .. } | Phase::Failed => {
+                // A restart revives it and forgives its failures.
+                node.start_failures = 0;
+                node.backoff.reset();
+                self.start_for_restart(id, &mut node, now, reports);
+            }
+        }
+        self.nodes.insert(name.to_owned(), node);
+    }
+
+    /// Starts a node a restart asked for; the answer comes first.
+    fn start_for_restart(
+        &mut self,
+        id: CommandId,
+        node: &mut Node,
+        now: Time,
+        reports: &mut Vec<Report>,
+    ) {
+        match self.start(node, now) {
+            Ok(started) => {
+                reports.push(Report::Restarted { id, ok: true });
+                reports.extend(started);
+            }
+            Err(_) => {
+                node.phase = Phase::Failed;
+                reports.push(Report::Restarted { id, ok: false });
+            }
+        }
+    }
+
+    fn status(&self, only: &str) -> SupervisorStatus {
+        let nodes = self
+            .nodes
+            .iter()
+            .filter(|(name, _)| only.is_empty() || name.as_str() == only)
+            .map(|(name, node)| {
+                let pid = match &node.phase {
+                    Phase::Up(running) => Some(i64::from(running.pid)),
+                    _ => None,
+                };
+                (
+                    name.clone(),
+                    SupervisorNodeStatus {
+                        node: node.config.clone(),
+                        pid,
+                    },
+                )
+            })
+            .collect();
+        SupervisorStatus { nodes }
+    }
+
+    /// The engine considers the node ready (it checked in): a later death
+    /// is a crash, not a failure to start.
+    pub fn mark_ready(&mut self, name: &str) {
+        if let Some(node) = self.nodes.get_mut(name) {
+            node.ready = true;
+            node.start_failures = 0;
+        }
+    }
+
+    /// When the supervisor needs `poll` again without any readiness.
+    pub fn next_deadline(&self) -> Option<Time> {
+        let nodes = self.nodes.values().flat_map(|node| {
+            let phase = match &node.phase {
+                Phase::Up(Running {
+                    stop: Some(stop), ..
+                }) if !stop.killed => Some(stop.kill_at),
+                Phase::Crashed { restart_at } => Some(*restart_at),
+                _ => None,
+            };
+            phase.into_iter().chain(node.ready_at)
+        });
+        nodes.min()
+    }
+
+    /// Whether any process of this supervisor is alive.
+    pub fn has_processes(&self) -> bool {
+        self.nodes.values().any(|n| matches!(n.phase, Phase::Up(_)))
+    }
+
+    /// Reads output, notices exits and fires due timers.
+    pub fn poll(&mut self, ready: &[u64], now: Time) -> Vec<Report> {
+        let mut reports = Vec::new();
+        for token in ready {
+            let Some((name, source)) = self.sources.get(token).cloned() else {
+                continue;
+            };
+            match source {
+                Source::Output => self.read_output(&name, *token),
+                Source::Exit => self.exited(&name, now, &mut reports),
+            }
+        }
+        self.fire_timers(now, &mut reports);
+        reports
+    }
+
+    fn read_output(&mut self, name: &str, token: u64) {
+        let Some(node) = self.nodes.get_mut(name) else {
+            return;
+        };
+        let Phase::Up(running) = &mut node.phase else {
+            return;
+        };
+        let (pipe, capture) = if running.out.as_ref().is_some_and(|p| p.token == token) {
+            (&mut running.out, &mut node.stdout)
+        } else {
+            (&mut running.err, &mut node.stderr)
+        };
+        if drain_pipe(pipe, capture, READ_BUDGET, &self.poller) {
+            self.sources.remove(&token);
+        }
+    }
+
+    fn exited(&mut self, name: &str, now: Time, reports: &mut Vec<Report>) {
+        let Some(mut node) = self.nodes.remove(name) else {
+            return;
+        };
+        let Phase::Up(mut running) = std::mem::replace(&mut node.phase, Phase::Failed) else {
+            self.nodes.insert(name.to_owned(), node);
+            return;
+        };
+        let status = match running.process.try_wait() {
+            Ok(Some(status)) => status,
+            Ok(None) => {
+                // Not reaped yet (a spurious wakeup): keep watching.
+                node.phase = Phase::Up(running);
+                self.nodes.insert(name.to_owned(), node);
+                return;
+            }
+            Err(_) => ExitStatus::default(),
+        };
+        // What it wrote just before dying is still in the pipes.
+        for (pipe, capture) in [
+            (&mut running.out, &mut node.stdout),
+            (&mut running.err, &mut node.stderr),
+        ] {
+            if let Some(token) = pipe.as_ref().map(|p| p.token) {
+                drain_pipe(pipe, capture, usize::MAX, &self.poller);
+                self.sources.remove(&token);
+                if let Some(open) = pipe.take() {
+                    self.poller.remove(open.stream.raw());
+                }
+            }
+            capture.flush();
+        }
+        self.poller.remove(running.process.pidfd.as_raw_fd());
+        self.sources.remove(&running.pid_token);
+        let outputs = NodeOutputs {
+            stdout: node.stdout.joined(),
+            stderr: node.stderr.joined(),
+        };
+        match running.stop.map(|s| s.intent) {
+            Some(Intent::Destroy(id)) => reports.push(Report::Destroyed { id, ok: true }),
+            Some(Intent::Shutdown) => {}
+            Some(Intent::Restart(id)) => {
+                node.start_failures = 0;
+                node.backoff.reset();
+                self.start_for_restart(id, &mut node, now, reports);
+                self.nodes.insert(name.to_owned(), node);
+            }
+            None => {
+                self.crashed(&mut node, &status, outputs, now, reports);
+                self.nodes.insert(name.to_owned(), node);
+            }
+        }
+    }
+
+    /// An exit nobody asked for (exit code 0 included, as Zeek counts it).
+    fn crashed(
+        &mut self,
+        node: &mut Node,
+        status: &ExitStatus,
+        outputs: NodeOutputs,
+        now: Time,
+        reports: &mut Vec<Report>,
+    ) {
+        let name = node.config.name.clone();
+        if now.as_millis().saturating_sub(node.started_at.as_millis()) >= RESET_AFTER_MS {
+            node.backoff.reset();
+        }
+        if !node.ready {
+            node.start_failures += 1;
+        }
+        if node.start_failures >= self.options.max_start_failures {
+            node.phase = Phase::Failed;
+            reports.push(Report::NodeFailed {
+                node: name,
+                reason: format!(
+                    "it exited {} times in a row before becoming ready (last: {})",
+                    node.start_failures,
+                    describe(status)
+                ),
+                outputs,
+            });
+            return;
+        }
+        let delay = node.backoff.next_delay();
+        node.phase = Phase::Crashed {
+            restart_at: now.plus_millis(delay),
+        };
+        node.ready_at = None;
+        reports.push(Report::NodeCrashed {
+            node: name,
+            outputs,
+        });
+    }
+
+    fn fire_timers(&mut self, now: Time, reports: &mut Vec<Report>) {
+        let names: Vec<String> = self.nodes.keys().cloned().collect();
+        for name in names {
+            let Some(mut node) = self.nodes.remove(&name) else {
+                continue;
+            };
+            match &mut node.phase {
+                Phase::Up(running) => {
+                    if let Some(stop) = running
+                        .stop
+                        .as_mut()
+                        .filter(|s| !s.killed && s.kill_at <= now)
+                    {
+                        stop.killed = true;
+                        spawn::signal_group(running.pid, libc::SIGKILL);
+                    }
+                    if node.ready_at.is_some_and(|at| at <= now) && running.stop.is_none() {
+                        node.ready_at = None;
+                        node.ready = true;
+                        node.start_failures = 0;
+                        reports.push(Report::NodeReady { node: name.clone() });
+                    }
+                }
+                Phase::Crashed { restart_at } if *restart_at <= now => {
+                    match self.start(&mut node, now) {
+                        Ok(started) => reports.extend(started),
+                        Err(reason) => {
+                            // It cannot even be started: counts as dying at start.
+                            node.start_failures += 1;
+                            node.stderr.push(reason.as_bytes());
+                            node.stderr.flush();
+                            let outputs = NodeOutputs {
+                                stdout: node.stdout.joined(),
+                                stderr: node.stderr.joined(),
+                            };
+                            if node.start_failures >= self.options.max_start_failures {
+                                node.phase = Phase::Failed;
+                                reports.push(Report::NodeFailed {
+                                    node: name.clone(),
+                                    reason: format!(
+                                        "it could not be started {} times in a row ({reason})",
+                                        node.start_failures
+                                    ),
+                                    outputs,
+                                });
+                            } else {
+                                let delay = node.backoff.next_delay();
+                                node.phase = Phase::Crashed {
+                                    restart_at: now.plus_millis(delay),
+                                };
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            self.nodes.insert(name, node);
+        }
+    }
+
+    /// Stops every process now (agent free): SIGTERM to all at once, SIGKILL
+    /// after the grace period, and waits until all are gone. `clock` gives
+    /// the current time.
+    pub fn stop_all(&mut self, clock: &dyn Fn() -> Time) {
+        let now = clock();
+        let kill_at = now.plus_millis(self.options.stop_grace_ms);
+        for node in self.nodes.values_mut() {
+            if let Phase::Up(running) = &mut node.phase {
+                if running.stop.is_none() {
+                    spawn::signal_group(running.pid, libc::SIGTERM);
+                }
+                running.stop = Some(Stop {
+                    intent: Intent::Shutdown,
+                    kill_at,
+                    killed: false,
+                });
+            }
+        }
+        // Generous: SIGKILL ends any process promptly.
+        let give_up = kill_at.plus_millis(10_000);
+        while self.has_processes() {
+            let now = clock();
+            if now >= give_up {
+                break;
+            }
+            let wait = self.next_deadline().map_or(100, |at| {
+                at.as_millis().saturating_sub(now.as_millis()).min(100)
+            });
+            let ready = self
+                .poller
+                .wait(Some(std::time::Duration::from_millis(wait)));
+            let _ = self.poll(&ready, clock());
+        }
+        self.nodes.clear();
+    }
+}
+
+/// Reads what a pipe has (up to `budget` bytes) into its file and capture.
+/// Returns true when the pipe is closed (and then removes it).
+fn drain_pipe(
+    pipe: &mut Option<Pipe>,
+    capture: &mut Capture,
+    budget: usize,
+    poller: &Poller,
+) -> bool {
+    let Some(open) = pipe.as_mut() else {
+        return true;
+    };
+    let mut buf = [0u8; 65536];
+    let mut read = 0;
+    while read < budget {
+        match open.stream.read(&mut buf) {
+            Ok(0) => {
+                capture.flush();
+                poller.remove(open.stream.raw());
+                *pipe = None;
+                return true;
+            }
+            Ok(n) => {
+                read += n;
+                // The file is best effort (a full disk must not stop the node).
+                let _ = open.file.write_all(&buf[..n]);
+                capture.push(&buf[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false, // EAGAIN: nothing more now
+        }
+    }
+    false
+}
+
+fn describe(status: &ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "unknown exit".to_owned(),
+    }
+}

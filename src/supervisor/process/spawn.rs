@@ -1,0 +1,429 @@
+//! Starting one node process, and everything that has to happen first.
+//!
+//! The node's directory is created (mode 0700) unless it exists; a symbolic
+//! link there is refused, and everything inside is opened relative to a
+//! descriptor of the directory opened without following links, so the
+//! directory cannot be swapped between check and use. The process itself
+//! is started by [`launch`]: it changes into that descriptor with
+//! `fchdir`, joins a process group of its own, gets a parent-death signal
+//! (so nodes never outlive the host process), is pinned to its CPU, and
+//! execs the program directly (never a shell) with argv[0] `zeek.<node>`.
+//!
+//! Starts run on one long-lived thread per supervisor: Linux sends the
+//! parent-death signal when the *thread* that started a process exits, and
+//! host threads may be short-lived. Handing a start to that thread does not
+//! wait for it ([`Spawner::submit`]), so the agent prepares the next node's
+//! directory while the previous node is being started.
+
+use std::ffi::{CString, OsString};
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
+use std::thread::{self, JoinHandle};
+
+use super::launch::{self, ChildStack, NodeProcess};
+use super::layout::LAYOUT_FILE;
+use crate::model::NodeConfig;
+
+/// Files a node directory holds.
+pub(crate) const STDOUT_FILE: &str = "stdout";
+pub(crate) const STDERR_FILE: &str = "stderr";
+pub(crate) const PID_FILE: &str = "pid";
+
+/// Everything needed to exec one node, prepared in the agent.
+pub(crate) struct Plan {
+    program: PathBuf,
+    argv0: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    dir: Arc<OwnedFd>,
+    cpu: Option<usize>,
+    parent_death_signal: bool,
+}
+
+/// A prepared node directory and the plan to start the node in it.
+pub(crate) struct Prepared {
+    pub(crate) plan: Plan,
+    /// The node directory, opened without following links.
+    pub(crate) dir: Arc<OwnedFd>,
+    /// The `stdout` and `stderr` files, freshly truncated.
+    pub(crate) stdout: File,
+    pub(crate) stderr: File,
+}
+
+/// Settings that apply to every node.
+pub(crate) struct SpawnSettings<'a> {
+    pub(crate) program: &'a Path,
+    /// The text of `cluster-layout.zeek` for the node's cluster.
+    pub(crate) layout: &'a str,
+    pub(crate) args_prefix: &'a [String],
+    /// Where Zeek finds its own scripts after the node directory.
+    pub(crate) zeekpath_tail: &'a str,
+    pub(crate) parent_death_signal: bool,
+}
+
+/// Finds the program: a path as given, a bare name on `PATH`.
+pub(crate) fn resolve_program(
+    program: &str,
+    path_var: Option<OsString>,
+) -> Result<PathBuf, String> {
+    if program.contains('/') {
+        return Ok(PathBuf::from(program));
+    }
+    let path_var = path_var.unwrap_or_default();
+    std::env::split_paths(&path_var)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            std::fs::metadata(candidate).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+        })
+        .ok_or_else(|| format!("program '{program}' not found on PATH"))
+}
+
+/// Zeek's default `ZEEKPATH` for a program installed as `<prefix>/bin/zeek`,
+/// or the host's `ZEEKPATH` when it has one.
+pub(crate) fn zeekpath_tail(program: &Path, host_zeekpath: Option<String>) -> String {
+    if let Some(path) = host_zeekpath.filter(|p| !p.is_empty()) {
+        return path;
+    }
+    let prefix = program
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("/usr/local/zeek"));
+    let share = prefix.join("share/zeek");
+    format!(
+        ".:{}:{}:{}",
+        share.display(),
+        share.join("policy").display(),
+        share.join("site").display()
+    )
+}
+
+fn mkdir(path: &Path) -> io::Result<()> {
+    match DirBuilder::new().mode(0o700).create(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
+/// How [`open_in`] treats what a file already holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Truncate,
+    Keep,
+}
+
+/// Opens `name` inside the directory `dir` for reading and writing, mode
+/// 0600, without following a link and without blocking on a FIFO; refuses
+/// anything but a regular file.
+fn open_in(dir: RawFd, name: &str, existing: Existing) -> io::Result<File> {
+    let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let truncate = if existing == Existing::Truncate {
+        libc::O_TRUNC
+    } else {
+        0
+    };
+    // SAFETY: `dir` is an open directory descriptor and `name` a valid C
+    // string for the duration of the call.
+    let fd = unsafe {
+        libc::openat(
+            dir,
+            name.as_ptr(),
+            libc::O_RDWR
+                | libc::O_CREAT
+                | libc::O_NOFOLLOW
+                | libc::O_NONBLOCK
+                | libc::O_CLOEXEC
+                | truncate,
+            0o600 as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nothing else owns.
+    let file = unsafe { File::from_raw_fd(fd) };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    // A file left by someone else keeps its mode through O_CREAT.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// Makes `name` in `dir` hold exactly `text`, writing only when it does not
+/// already: rewriting an unchanged file on every deploy would cost a
+/// truncation and, on ext4, a flush at close.
+fn write_if_changed(dir: RawFd, name: &str, text: &[u8]) -> io::Result<()> {
+    let mut file = open_in(dir, name, Existing::Keep)?;
+    let mut current = Vec::with_capacity(text.len() + 1);
+    (&mut file)
+        .take(text.len() as u64 + 1)
+        .read_to_end(&mut current)?;
+    if current == text {
+        return Ok(());
+    }
+    file.write_all_at(text, 0)?;
+    file.set_len(text.len() as u64)
+}
+
+/// Creates (or checks) the node directory, writes the layout file, opens
+/// fresh output files, and plans the exec.
+pub(crate) fn prepare(
+    config: &NodeConfig,
+    settings: &SpawnSettings<'_>,
+) -> Result<Prepared, String> {
+    let dir = config
+        .directory
+        .as_deref()
+        .ok_or_else(|| format!("node {} has no directory", config.name))?;
+    let dir = Path::new(dir);
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(format!(
+                "node directory {} is a symbolic link; refusing to follow it",
+                dir.display()
+            ))
+        }
+        Ok(meta) if !meta.is_dir() => return Err(format!("{} is not a directory", dir.display())),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => mkdir(dir)
+            .map_err(|e| format!("cannot create node directory {}: {e}", dir.display()))?,
+        Err(e) => return Err(format!("cannot use node directory {}: {e}", dir.display())),
+    }
+    let handle = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)
+        .map_err(|e| format!("cannot open node directory {}: {e}", dir.display()))?;
+    let dir_fd = Arc::new(OwnedFd::from(handle));
+    // Absolute, for ZEEKPATH (the node runs in the directory, not here).
+    let absolute = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| format!("cannot resolve {}: {e}", dir.display()))?
+            .join(dir)
+    };
+    let cannot_write =
+        |name: &str, e: io::Error| format!("cannot write {}/{name}: {e}", absolute.display());
+    write_if_changed(dir_fd.as_raw_fd(), LAYOUT_FILE, settings.layout.as_bytes())
+        .map_err(|e| cannot_write(LAYOUT_FILE, e))?;
+    let output = |name: &str| {
+        open_in(dir_fd.as_raw_fd(), name, Existing::Truncate).map_err(|e| cannot_write(name, e))
+    };
+    let stdout = output(STDOUT_FILE)?;
+    let stderr = output(STDERR_FILE)?;
+
+    let mut args: Vec<String> = settings.args_prefix.to_vec();
+    if let Some(interface) = &config.interface {
+        args.push("-i".to_owned());
+        args.push(interface.clone());
+    }
+    args.extend(config.addl_base_scripts.iter().cloned());
+    args.extend(config.scripts.iter().cloned());
+
+    let mut env: Vec<(String, String)> = config
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.push(("CLUSTER_NODE".to_owned(), config.name.clone()));
+    env.push((
+        "ZEEKPATH".to_owned(),
+        format!("{}:{}", absolute.display(), settings.zeekpath_tail),
+    ));
+
+    Ok(Prepared {
+        plan: Plan {
+            program: settings.program.to_path_buf(),
+            argv0: format!("zeek.{}", config.name),
+            args,
+            env,
+            dir: Arc::clone(&dir_fd),
+            cpu: config.cpu_affinity.and_then(|c| usize::try_from(c).ok()),
+            parent_death_signal: settings.parent_death_signal,
+        },
+        dir: dir_fd,
+        stdout,
+        stderr,
+    })
+}
+
+/// Records the node's pid (and its start time, to tell a reused pid
+/// apart) in the node directory. The record has a fixed width, so that it
+/// is overwritten in place rather than truncated.
+pub(crate) fn write_pid_file(dir: &OwnedFd, pid: i32) -> io::Result<()> {
+    let start = process_start_time(pid).unwrap_or(0);
+    let record = format!("{pid:<10} {start:<20}\n");
+    let file = open_in(dir.as_raw_fd(), PID_FILE, Existing::Keep)?;
+    file.write_all_at(record.as_bytes(), 0)?;
+    file.set_len(record.len() as u64)
+}
+
+/// A process's start time in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`).
+pub(crate) fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; fields after it follow
+    // the last ')'.
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split(' ').nth(19)?.parse().ok()
+}
+
+/// Starts one node (on the spawner thread).
+fn exec(plan: &Plan, stack: &ChildStack) -> io::Result<NodeProcess> {
+    launch::start(
+        &launch::Command {
+            program: &plan.program,
+            argv0: &plan.argv0,
+            args: &plan.args,
+            env: &plan.env,
+            dir: plan.dir.as_raw_fd(),
+            cpu: plan.cpu,
+            parent_death_signal: plan.parent_death_signal,
+        },
+        stack,
+    )
+}
+
+/// Starts one node on the spawner thread. A child nobody waits for any
+/// more is killed and reaped, never leaked.
+fn start(plan: Plan, stack: &ChildStack, reply: mpsc::Sender<io::Result<NodeProcess>>) {
+    let started = exec(&plan, stack);
+    drop(plan);
+    if let Err(mpsc::SendError(Ok(process))) = reply.send(started) {
+        process.kill();
+        let _ = process.wait();
+    }
+}
+
+/// A start handed to the spawner thread.
+pub(crate) struct Starting(Result<mpsc::Receiver<io::Result<NodeProcess>>, io::Error>);
+
+impl Starting {
+    /// Waits for the node's process (or why it could not start).
+    pub(crate) fn wait(self) -> io::Result<NodeProcess> {
+        self.0?
+            .recv()
+            .map_err(|_| io::Error::other("the spawner thread is gone"))?
+    }
+}
+
+/// Opens a pidfd for a process: readable once it has exited.
+pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
+    // or -1; no memory is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Puts a descriptor in non-blocking mode.
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own; F_GETFL/F_SETFL take no memory.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Sends `signal` to a node's process group.
+pub(crate) fn signal_group(pid: i32, signal: i32) {
+    // SAFETY: kill has no memory-safety preconditions; the group is the
+    // node's own (it was started with process_group(0)).
+    unsafe { libc::kill(-pid, signal) };
+}
+
+/// Sends `signal` to one process.
+pub(crate) fn signal_process(pid: i32, signal: i32) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid, signal) };
+}
+
+/// A start for the spawner thread, and where its answer goes.
+type Job = (Plan, mpsc::Sender<io::Result<NodeProcess>>);
+
+/// The thread that starts every node of one supervisor.
+pub(crate) struct Spawner {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Spawner {
+    pub(crate) fn new() -> io::Result<Spawner> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let thread = thread::Builder::new()
+            .name("zma-spawner".into())
+            .spawn(move || {
+                // Set up at the first start (an agent that never starts a
+                // node does neither): every signal blocked on this thread
+                // for good, and the stack children run on.
+                let mut stack: Option<ChildStack> = None;
+                for (plan, reply) in queue {
+                    if stack.is_none() {
+                        launch::block_all_signals();
+                        match ChildStack::new() {
+                            Ok(made) => stack = Some(made),
+                            Err(e) => {
+                                let _ = reply.send(Err(e));
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(stack) = &stack {
+                        start(plan, stack, reply);
+                    }
+                }
+            })?;
+        Ok(Spawner {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands a node start to the spawner thread without waiting for it.
+    pub(crate) fn submit(&self, plan: Plan) -> Starting {
+        let (reply, answer) = mpsc::channel();
+        let Some(jobs) = self.jobs.as_ref() else {
+            return Starting(Err(io::Error::other("the spawner is stopped")));
+        };
+        match jobs.send((plan, reply)) {
+            Ok(()) => Starting(Ok(answer)),
+            Err(_) => Starting(Err(io::Error::other("the spawner thread is gone"))),
+        }
+    }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        self.jobs = None; // ends the thread's loop
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The text form of a program path, for messages.
+pub(crate) fn display(path: &Path) -> String {
+    String::from_utf8_lossy(path.as_os_str().as_bytes()).into_owned()
+}
