@@ -18,6 +18,8 @@ TARGETS = {
     "welcome_plain": ("agent", "baseline", 5_000, None, None),
     "large_set_configuration": ("agent", "baseline", None, 2.0, None),
     "c_boundary_welcome": ("c_abi", "rust_api", None, None, 1_000),
+    "deploy_50": ("agent", "baseline", None, 1.3, None),
+    "teardown_50": ("agent", None, 300_000_000, None, None),
 }
 
 
@@ -44,8 +46,11 @@ def main() -> int:
         if not (group / candidate / "new").is_dir():
             continue
         agent = median_ns(group / candidate / "new" / "estimates.json")
-        baseline = median_ns(group / reference / "new" / "estimates.json")
-        ratio = agent / baseline
+        if reference is None:
+            baseline, ratio = float("nan"), float("nan")
+        else:
+            baseline = median_ns(group / reference / "new" / "estimates.json")
+            ratio = agent / baseline
         verdicts = []
         if absolute is not None:
             ok = agent < absolute
@@ -59,7 +64,9 @@ def main() -> int:
             ok = agent - baseline < added
             failed |= not ok
             verdicts.append(f"adds {human(agent - baseline)} (< {human(added)} {'met' if ok else 'MISSED'})")
-        print(f"{group.name:<26} {human(agent):>10} {human(baseline):>10} {ratio:>6.2f}x  {'; '.join(verdicts)}")
+        shown = "-" if reference is None else human(baseline)
+        ratio_text = "-" if reference is None else f"{ratio:.2f}x"
+        print(f"{group.name:<26} {human(agent):>10} {shown:>10} {ratio_text:>7}  {'; '.join(verdicts)}")
     return 1 if failed else 0
 
 
