@@ -1,26 +1,16 @@
-//! The quickstart: one agent, a four-node cluster, every event in and out.
-//!
-//! This program hosts the agent engine and plays everybody around it: the
-//! controller sending requests, a Zeek Supervisor answering
-//! `SupervisorControl` events, and the cluster nodes checking in and
-//! answering a dispatched `get_id_value`. Everything crosses the wire as
-//! JSON, exactly as a real host would pass it. Time is simulated.
-//!
-//! ```text
-//! cargo run --release --example quickstart [-- --dialect zeek7 --encoding broker
-//!                                              --transcript FILE --verbose]
-//! ```
-//!
-//! `--transcript FILE` writes every event the agent sends, one JSON text per
-//! line (CI checks them with zeek-client). The program checks its own
-//! outcome and exits with status 1 if the agent did not do what it should.
+//! The simulated session (`--simulated`): the engine alone, with this
+//! program playing the controller, a Zeek Supervisor (answering its
+//! `SupervisorControl` events) and the cluster nodes (checking in and
+//! answering a dispatched `get_id_value`). Everything crosses the wire as
+//! JSON, exactly as a real host would pass it. Time is simulated. CI runs it
+//! in every dialect and encoding and checks the transcript with zeek-client.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::{print_event, Options};
 use std::fs::File;
 use std::io::Write;
-use std::process::ExitCode;
 
-use serde_json::Value;
 use zeek_mgmt_agent::engine::{Channel, Output};
 use zeek_mgmt_agent::model::{
     EndpointInfo, NodeConfig, ResultData, ResultRecord, State, SupervisorNodeStatus,
@@ -46,48 +36,6 @@ const CLUSTER: &str = r#"{
     {"name": "worker-02", "instance": "instance-1", "role": "WORKER", "interface": "lo"}
   ]
 }"#;
-
-struct Options {
-    dialect: Dialect,
-    encoding: Encoding,
-    transcript: Option<String>,
-    verbose: bool,
-}
-
-fn parse_options() -> Result<Options, String> {
-    let mut options = Options {
-        dialect: Dialect::Zeek7,
-        encoding: Encoding::Broker,
-        transcript: None,
-        verbose: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--dialect" => {
-                let v = value("--dialect")?;
-                options.dialect = Dialect::parse(&v).ok_or(format!("unknown dialect '{v}'"))?;
-            }
-            "--encoding" => {
-                options.encoding = match value("--encoding")?.as_str() {
-                    "broker" => Encoding::Broker,
-                    "plain" => Encoding::Plain,
-                    other => return Err(format!("unknown encoding '{other}'")),
-                }
-            }
-            "--transcript" => options.transcript = Some(value("--transcript")?),
-            "--verbose" => options.verbose = true,
-            "-h" | "--help" => return Err(
-                "usage: quickstart [--dialect seed|zeek5|zeek6|zeek7] [--encoding broker|plain] \
-                            [--transcript FILE] [--verbose]"
-                    .into(),
-            ),
-            other => return Err(format!("unknown argument '{other}'")),
-        }
-    }
-    Ok(options)
-}
 
 /// The demo's stand-ins for the controller, the Supervisor and the nodes.
 struct Session {
@@ -287,32 +235,7 @@ impl Session {
 
     fn print(&self, from: &str, to: &str, event: &Event) {
         let plain = encode(event, "", Encoding::Plain, self.options.dialect);
-        let args = match serde_json::from_str::<Ordered>(&plain) {
-            Ok(Ordered::Object(mut top)) => match top.pop() {
-                Some((_, Ordered::Object(args))) => args,
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
-        let mut inline = Vec::new();
-        let mut listed = Vec::new();
-        for (name, arg) in args {
-            match arg {
-                Ordered::Array(items) if items.iter().any(|i| matches!(i, Ordered::Object(_))) => {
-                    listed.extend(items)
-                }
-                other => inline.push(format!("{name}={}", other.render(1))),
-            }
-        }
-        println!(
-            "{:>5}ms  {from} -> {to}: {}({})",
-            self.now,
-            event.name().full(),
-            inline.join(", ")
-        );
-        for item in listed {
-            println!("{:>7}    {}", "", item.render(1));
-        }
+        print_event(self.now, from, to, &plain);
     }
 
     fn response(&self, reqid: &str) -> Result<&Event, String> {
@@ -320,99 +243,6 @@ impl Session {
             .iter()
             .find(|e| e.reqid() == Some(reqid))
             .ok_or(format!("no response to {reqid}"))
-    }
-}
-
-/// Plain JSON kept in document order, for printing records field by field
-/// in their declaration order.
-enum Ordered {
-    Scalar(String),
-    Array(Vec<Ordered>),
-    Object(Vec<(String, Ordered)>),
-}
-
-impl<'de> serde::Deserialize<'de> for Ordered {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Ordered;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("JSON")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(v.to_string()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(v.to_string()))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(v.to_string()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(v.to_string()))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(Value::from(v).to_string()))
-            }
-            fn visit_unit<E>(self) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar("null".into()))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Ordered, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Ordered::Array(items))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Ordered, A::Error> {
-                let mut fields = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    fields.push(entry);
-                }
-                Ok(Ordered::Object(fields))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-impl Ordered {
-    /// Zeek-record-like text; nested containers that would make a line
-    /// unreadable are summarized.
-    fn render(&self, depth: usize) -> String {
-        let full = match self {
-            Ordered::Scalar(text) => return text.clone(),
-            Ordered::Object(fields) => match &fields[..] {
-                [(p, Ordered::Scalar(port)), (q, Ordered::Scalar(proto))]
-                    if p == "port" && q == "proto" =>
-                {
-                    return format!("{port}/{}", proto.trim_matches('"'));
-                }
-                _ => {
-                    let fields: Vec<String> = fields
-                        .iter()
-                        .map(|(k, v)| format!("{k}={}", v.render(depth + 1)))
-                        .collect();
-                    format!("[{}]", fields.join(", "))
-                }
-            },
-            Ordered::Array(items) => {
-                let items: Vec<String> = items.iter().map(|v| v.render(depth + 1)).collect();
-                format!("[{}]", items.join(", "))
-            }
-        };
-        let count = |n: usize, what: &str| format!("[{n} {what}{}]", if n == 1 { "" } else { "s" });
-        match self {
-            Ordered::Array(items) if depth > 1 && full.len() > 60 => count(items.len(), "item"),
-            Ordered::Object(fields) if depth > 1 && full.len() > 60 => count(fields.len(), "field"),
-            _ => full,
-        }
     }
 }
 
@@ -436,7 +266,7 @@ fn peer(id: &str, address: &str, port: u16) -> Event {
     }
 }
 
-fn run(options: Options) -> Result<(), String> {
+pub fn run(options: Options) -> Result<(), String> {
     let dialect = options.dialect;
     println!(
         "zeek-mgmt-agent quickstart: agent '{AGENT}' (dialect {dialect}, {} encoding) with a host-delegated \
@@ -573,21 +403,4 @@ fn run(options: Options) -> Result<(), String> {
                 .len()
                 == 6,
     )
-}
-
-fn main() -> ExitCode {
-    let options = match parse_options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("quickstart: {message}");
-            ExitCode::FAILURE
-        }
-    }
 }
