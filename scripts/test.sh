@@ -3,8 +3,8 @@
 # (unit, behaviour, FFI, doc tests, benchmarks run once), the FFI tests
 # under Miri, the C header and library as a C host sees them (fresh header,
 # C11/C++17, make install + pkg-config, valgrind, AddressSanitizer), the
-# quickstart in every dialect and encoding, and the cross-checks against
-# zeek-client.
+# quickstart (a real cluster, and simulated in every dialect and encoding),
+# the cross-checks against zeek-client.
 #
 # It installs what it needs when missing: the Rust toolchain (rustup) with
 # rustfmt and clippy, a nightly toolchain with Miri, the pinned cbindgen, a
@@ -139,12 +139,17 @@ cc -std=c11 -Wall -Wextra -Werror examples/c/host.c $(pkg-config --cflags zeek-m
 "$out/host-installed-static" > /dev/null
 echo "installed: $soname, pkg-config $(pkg-config --modversion zeek-mgmt-agent); dynamic and static hosts ran"
 
-# ---- the quickstart, every dialect and encoding -----------------------------
-step "quickstart in every dialect and encoding"
-cargo build --release --quiet --example quickstart
+# ---- the quickstart: a real cluster, and the engine in every dialect ---------
+step "quickstart: a real 4-node cluster with the process supervisor"
+cargo build --release --quiet --example quickstart --bin zma-standin-node
+./target/release/examples/quickstart > "$out/quickstart.out"
+tail -n 1 "$out/quickstart.out"
+grep -q "is gone; the agent has 0 nodes" "$out/quickstart.out"
+
+step "quickstart --simulated in every dialect and encoding"
 for dialect in seed zeek5 zeek6 zeek7; do
     for encoding in broker plain; do
-        ./target/release/examples/quickstart --dialect "$dialect" --encoding "$encoding" \
+        ./target/release/examples/quickstart --simulated --dialect "$dialect" --encoding "$encoding" \
             --transcript "$out/$dialect-$encoding.jsonl" > "$out/$dialect-$encoding.out"
         echo "quickstart $dialect/$encoding: $(tail -n 1 "$out/$dialect-$encoding.out")"
     done
