@@ -557,3 +557,52 @@ fn no_node_survives_its_host_being_killed() {
     });
     assert!(gone, "nodes {pids:?} outlived their host");
 }
+
+#[test]
+fn a_host_with_its_stdio_closed_still_captures_node_output() {
+    // A daemon host may have closed descriptors 0-2; what the agent opens
+    // for a node (its directory, its files) then gets those numbers, and
+    // the node must still start in its directory with its output captured.
+    // This test runs itself again in a child process, which closes 0-2 once
+    // its agent exists (so that the agent's own descriptors are above them).
+    const RESULT: &str = "ZMA_TEST_CLOSED_STDIO_RESULT";
+    const NAME: &str = "a_host_with_its_stdio_closed_still_captures_node_output";
+    if let Ok(result) = std::env::var(RESULT) {
+        let host = Host::new("closed-stdio", "", "");
+        for fd in 0..3 {
+            // SAFETY: closes this child's own stdio; nothing here uses it.
+            unsafe { libc::close(fd) };
+        }
+        host.send(&deploy(
+            "r1",
+            "c1",
+            &[json!({"name": "w1", "role": "WORKER"})],
+        ));
+        let response = host.await_response("r1", LONG);
+        let deployed = all_succeeded(&response);
+        let read = |file: &str| {
+            std::fs::read_to_string(host.node_dir("w1").join(file)).unwrap_or_default()
+        };
+        let captured = host.run_until(LONG, |_| {
+            read("stdout").contains("starting") && read("stderr").contains("stand-in")
+        });
+        std::fs::write(
+            result,
+            format!("deployed={deployed} captured={captured}\n{response}"),
+        )
+        .unwrap();
+        return;
+    }
+    let result = state_dir("closed-stdio-result").join("result");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--test-threads=1"])
+        .env(RESULT, &result)
+        .status()
+        .unwrap();
+    let outcome = std::fs::read_to_string(&result).unwrap_or_default();
+    assert!(status.success(), "{status}: {outcome}");
+    assert!(
+        outcome.starts_with("deployed=true captured=true\n"),
+        "{outcome}"
+    );
+}

@@ -431,15 +431,17 @@ unsafe fn child_steps(launch: &Launch) -> ! {
             libc::_exit(1);
         }
     }
+    // Before the dup2s: the directory's descriptor may itself be 0, 1 or 2
+    // in a host that closed its stdio.
+    if libc::fchdir(launch.dir) != 0 {
+        fail(launch, Step::Directory);
+    }
     for (target, fd) in launch.stdio.iter().enumerate() {
         // `fd` is above 2, so this never clobbers another of the three; the
         // copy is not close-on-exec.
         if libc::dup2(*fd, target as libc::c_int) < 0 {
             fail(launch, Step::Stdio);
         }
-    }
-    if libc::fchdir(launch.dir) != 0 {
-        fail(launch, Step::Directory);
     }
     if let Some(set) = &launch.cpu {
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0 {
@@ -487,6 +489,52 @@ mod tests {
         assert!(e.to_string().contains("empty"), "{e}");
         let e = environment(&[("A".into(), "x\0y".into())]).unwrap_err();
         assert!(e.to_string().contains("NUL"), "{e}");
+    }
+
+    /// Set in the child process of the test below.
+    const CLOSED_STDIO_CHILD: &str = "ZMA_TEST_LAUNCH_CLOSED_STDIO";
+
+    #[test]
+    fn a_node_gets_its_output_even_when_the_host_closed_its_stdio() {
+        // With descriptors 0 and 1 closed, the stdout pipe is (0, 1): its
+        // write end must be moved above 2, or the child's dup2(1, 1) would
+        // leave it close-on-exec and the node's stdout would vanish. The
+        // test runs itself again in a child process that closes 0 and 1.
+        let name = "supervisor::process::launch::tests::a_node_gets_its_output_even_when_the_host_closed_its_stdio";
+        if std::env::var_os(CLOSED_STDIO_CHILD).is_some() {
+            let dir = File::open("/").unwrap();
+            // SAFETY: this child process's own stdin and stdout, unused.
+            unsafe {
+                libc::close(0);
+                libc::close(1);
+            }
+            let stack = ChildStack::new().unwrap();
+            let args = ["-c".to_owned(), "echo out; echo err >&2".to_owned()];
+            let command = Command {
+                program: std::path::Path::new("/bin/sh"),
+                argv0: "sh",
+                args: &args,
+                env: &[],
+                dir: dir.as_raw_fd(),
+                cpu: None,
+                parent_death_signal: true,
+            };
+            let mut process = start(&command, &stack).unwrap();
+            let mut out = String::new();
+            let mut err = String::new();
+            std::io::Read::read_to_string(process.stdout.as_mut().unwrap(), &mut out).unwrap();
+            std::io::Read::read_to_string(process.stderr.as_mut().unwrap(), &mut err).unwrap();
+            assert!(process.wait().unwrap().success());
+            assert_eq!((out.as_str(), err.as_str()), ("out\n", "err\n"));
+            return;
+        }
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--test-threads=1", "--nocapture"])
+            .env(CLOSED_STDIO_CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
     }
 
     #[test]
