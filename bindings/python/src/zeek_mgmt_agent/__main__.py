@@ -1,0 +1,183 @@
+"""``python -m zeek_mgmt_agent``: an agent speaking JSON lines on stdin/stdout.
+
+One inbound event per line on stdin (either encoding, as the agent takes
+them); one line per event out on stdout::
+
+    {"channel": "response", "topic": "zeek/management/agent/instance-1", "event": {...}}
+
+A line the agent refuses gets an error line, and the agent carries on::
+
+    {"error": {"type": "EventError", "status": -4, "message": "...", "line": 3}}
+
+Log records go to stderr. The agent runs in polled mode with the built-in
+process supervisor unless ``--options`` says otherwise; end of input (or
+SIGTERM, SIGINT) closes it, which stops every node it started. So a shell
+script, or a program in any language, can host the agent with no FFI::
+
+    echo '{"event": "get_nodes_request", "args": {"reqid": "g1"}}' | python -m zeek_mgmt_agent
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import signal
+import sys
+from typing import Any, BinaryIO, Dict, List, Optional
+
+from . import Agent, AgentError, Event, LogRecord
+
+#: A line longer than this is refused without being kept (the library's own
+#: default max_event_bytes).
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+_LEVELS = {10: "debug", 20: "info", 30: "warning", 40: "error"}
+
+
+def _options(args: argparse.Namespace) -> Dict[str, Any]:
+    options: Dict[str, Any] = {}
+    if args.options:
+        text = args.options
+        if text.startswith("@"):
+            with open(text[1:], encoding="utf-8") as handle:
+                text = handle.read()
+        loaded = json.loads(text)
+        if not isinstance(loaded, dict):
+            raise SystemExit("--options: a JSON object")
+        options.update(loaded)
+    options.setdefault("mode", "polled")
+    for key in ("name", "dialect", "encoding", "state_dir", "node_ready"):
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = value
+    if args.zeek is not None:
+        supervisor = dict(options.get("supervisor") or {"kind": "process"})
+        supervisor["zeek"] = args.zeek
+        options["supervisor"] = supervisor
+    return options
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m zeek_mgmt_agent",
+        description="Run a zeek-mgmt-agent that reads events as JSON lines on stdin and writes them on stdout.",
+    )
+    parser.add_argument("--options", help="agent options as a JSON object, or @file")
+    parser.add_argument("--name", help="the instance name")
+    parser.add_argument("--dialect", choices=["seed", "zeek5", "zeek6", "zeek7"])
+    parser.add_argument("--encoding", choices=["auto", "broker", "plain"])
+    parser.add_argument("--state-dir", dest="state_dir", help="where node directories live")
+    parser.add_argument("--zeek", help="the program each node runs (default: zeek on PATH)")
+    parser.add_argument("--node-ready", dest="node_ready", choices=["hello", "spawn"])
+    return parser
+
+
+class _Host:
+    """The loop: stdin lines in, events out, the agent's descriptor and timers."""
+
+    def __init__(self, agent: Agent, out: BinaryIO) -> None:
+        self.agent = agent
+        self.out = out
+        self.buffer = b""
+        self.discarding = False
+        self.line_number = 0
+        agent.on_response = self.emit
+        agent.on_notification = self.emit
+        agent.on_publish = self.emit
+        agent.on_log = self.log
+
+    def write(self, value: Dict[str, Any]) -> None:
+        self.out.write(json.dumps(value).encode("utf-8") + b"\n")
+        self.out.flush()
+
+    def emit(self, event: Event) -> None:
+        self.write({"channel": event.channel, "topic": event.topic, "event": event.data})
+
+    @staticmethod
+    def log(record: LogRecord) -> None:
+        level = _LEVELS.get(record.level, str(record.level))
+        sys.stderr.write(f"zeek-mgmt-agent: {level}: {record.message}\n")
+        sys.stderr.flush()
+
+    def error(self, kind: str, status: int, message: str) -> None:
+        self.write({"error": {"type": kind, "status": status, "message": message, "line": self.line_number}})
+
+    def feed(self, chunk: bytes) -> None:
+        self.buffer += chunk
+        while True:
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                if len(self.buffer) > MAX_LINE_BYTES:
+                    if not self.discarding:
+                        self.line_number += 1
+                        self.error("LimitError", -9, f"line longer than {MAX_LINE_BYTES} bytes")
+                    self.discarding = True
+                    self.buffer = b""
+                return
+            line, self.buffer = self.buffer[:end], self.buffer[end + 1 :]
+            if self.discarding:
+                self.discarding = False  # the end of the refused line
+                continue
+            self.line_number += 1
+            self.handle(line)
+
+    def handle(self, line: bytes) -> None:
+        if not line.strip():
+            return
+        self.agent.poll()
+        try:
+            self.agent.handle(line)
+        except AgentError as error:
+            self.error(type(error).__name__, error.status, error.message)
+
+    def run(self, stdin: int) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(stdin, selectors.EVENT_READ, "stdin")
+            selector.register(self.agent.fileno(), selectors.EVENT_READ, "agent")
+            while True:
+                wait: Optional[float] = None
+                next_ms = self.agent.next_timeout_ms
+                if next_ms is not None:
+                    wait = max(0.0, (next_ms - self.agent.now_ms()) / 1000)
+                for key, _ in selector.select(wait):
+                    if key.data == "stdin":
+                        chunk = os.read(stdin, 1 << 16)
+                        if not chunk:
+                            if self.buffer and not self.discarding:
+                                self.line_number += 1
+                                self.handle(self.buffer)
+                            return
+                        self.feed(chunk)
+                self.agent.poll()
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Runs the JSON-lines agent until end of input; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        options = _options(args)
+    except (OSError, ValueError) as error:
+        sys.stderr.write(f"zeek-mgmt-agent: --options: {error}\n")
+        return 2
+    try:
+        agent = Agent(**options)
+    except AgentError as error:
+        sys.stderr.write(f"zeek-mgmt-agent: {error.message}\n")
+        return 2
+    signal.signal(signal.SIGTERM, _terminate)
+    with agent:
+        if not agent.polled:
+            sys.stderr.write("zeek-mgmt-agent: the JSON-lines host runs the agent in polled mode\n")
+            return 2
+        _Host(agent, sys.stdout.buffer).run(sys.stdin.fileno())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
