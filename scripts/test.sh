@@ -4,17 +4,19 @@
 # under Miri, the C header and library as a C host sees them (fresh header,
 # C11/C++17, make install + pkg-config, valgrind, AddressSanitizer), the
 # quickstart (a real cluster, and simulated in every dialect and encoding),
-# the cross-checks against zeek-client.
+# the cross-checks against zeek-client, and the Python package (pip install,
+# mypy --strict, its pytest suite, its asyncio example and benchmark once).
 #
 # It installs what it needs when missing: the Rust toolchain (rustup) with
 # rustfmt and clippy, a nightly toolchain with Miri, the pinned cbindgen, a
-# Python venv in .venv with zeek-client and pytest, and (as root, from
+# Python venv in .venv with zeek-client, pytest and mypy, and (as root, from
 # Debian) gcc, g++, make, pkg-config and valgrind.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 ZEEK_CLIENT_VERSION=1.5.0
+MYPY_VERSION=2.4.1
 CBINDGEN_VERSION=0.29.4
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -55,10 +57,11 @@ fi
 
 PYTHON=${PYTHON:-python3}
 VENV="$ROOT/.venv"
-if ! "$VENV/bin/python" -c "import zeekclient, pytest" >/dev/null 2>&1; then
-    step "creating $VENV with zeek-client $ZEEK_CLIENT_VERSION and pytest"
+if ! "$VENV/bin/python" -c "import zeekclient, pytest, mypy" >/dev/null 2>&1; then
+    step "creating $VENV with zeek-client $ZEEK_CLIENT_VERSION, pytest and mypy $MYPY_VERSION"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "zeek-client==$ZEEK_CLIENT_VERSION" pytest
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+        "zeek-client==$ZEEK_CLIENT_VERSION" pytest "mypy==$MYPY_VERSION"
 fi
 installed=$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('zeek-client'))")
 if [ "$installed" != "$ZEEK_CLIENT_VERSION" ]; then
@@ -169,5 +172,22 @@ grep -v '"topic": "zeek/supervisor"' "$out/zeek7-broker.jsonl" > "$out/to-contro
 
 step "zeek-client through the C ABI (ctypes): pytest tests/python"
 ZMA_LIB="$ROOT/target/release/libzeek_mgmt_agent.so" "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/python
+
+# ---- the Python package ----------------------------------------------------
+step "Python package: pip install ./bindings/python (builds and bundles the library)"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
+rm -rf bindings/python/build
+
+step "Python package: mypy --strict"
+"$VENV/bin/mypy" --strict --config-file bindings/python/pyproject.toml bindings/python/src/zeek_mgmt_agent
+
+step "Python package: pytest bindings/python/tests (the installed package)"
+ZMA_STANDIN="$ROOT/target/release/zma-standin-node" \
+    "$VENV/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests
+
+step "Python package: the asyncio example, and the benchmark once"
+"$VENV/bin/python" bindings/python/examples/asyncio_host.py "$ROOT/target/release/zma-standin-node" \
+    | grep -E "^(deploy|standby)"
+"$VENV/bin/python" bindings/python/bench.py --smoke > /dev/null
 
 step "all tests passed"
