@@ -425,6 +425,7 @@ fn leftovers_of_an_earlier_agent_are_stopped_not_duplicated() {
     assert!(all_succeeded(&first.await_response("r1", LONG)));
     let pid = first.pid("w1").unwrap();
     first.agent = None; // freed, node left running
+    std::thread::sleep(Duration::from_millis(200));
     assert!(alive(pid), "stop_nodes_on_free false leaves it running");
     std::mem::forget(first); // keep the directory
     let second = Host::in_dir(dir, "", "");
@@ -448,6 +449,43 @@ fn leftovers_of_an_earlier_agent_are_stopped_not_duplicated() {
             "stopped node w1 (pid {pid}) left running by an earlier agent"
         ))),
         "{logs:?}"
+    );
+}
+
+#[test]
+fn a_node_left_running_at_free_keeps_its_output_and_is_reaped() {
+    // Freed with stop_nodes_on_free false, an agent must not take its nodes
+    // down with it: not through the parent-death signal of the thread that
+    // started them, nor through SIGPIPE on their output pipes.
+    let mut host = Host::new("left-running", "", r#""stop_nodes_on_free": false"#);
+    host.send(&deploy(
+        "r1",
+        "c1",
+        &[json!({"name": "w1", "role": "WORKER"})],
+    ));
+    assert!(all_succeeded(&host.await_response("r1", LONG)));
+    let pid = host.pid("w1").unwrap();
+    let stdout = host.node_dir("w1").join("stdout");
+    host.agent = None;
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(pid), "the node outlives the agent");
+    // Its output still reaches its file: it prints a line on SIGTERM.
+    // SAFETY: kill has no memory preconditions; the pid is our node.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + LONG;
+    while std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "exited and reaped, no zombie"
+    );
+    let output = std::fs::read_to_string(&stdout).unwrap();
+    assert!(
+        output.contains("w1: received SIGTERM, shutting down"),
+        "{output}"
     );
 }
 

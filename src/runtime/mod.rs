@@ -184,7 +184,11 @@ impl Agent {
             }
         }
         rt.delivery.wait_idle();
-        if rt.stop_nodes_on_free {
+        if !rt.stop_nodes_on_free {
+            if let Some(process) = lock(&rt.core).process.as_mut() {
+                process.leave_running();
+            }
+        } else {
             let mut core = lock(&rt.core);
             let base = core.polled_now;
             let started = Instant::now();

@@ -272,22 +272,31 @@ pub fn deploy(reqid: &str, config_id: &str, nodes: &[Value]) -> String {
     .to_string()
 }
 
+/// The NUL-separated entries of `/proc/<pid>/<file>`. A process counts as
+/// running once its start has returned, which can be a moment before the
+/// kernel has finished setting up the new program's arguments and
+/// environment (they read empty until then): wait up to 2 s for them.
+fn proc_strings(pid: i32, file: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let bytes = std::fs::read(format!("/proc/{pid}/{file}")).unwrap_or_default();
+        if !bytes.is_empty() || Instant::now() >= deadline {
+            return bytes
+                .split(|b| *b == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 pub fn cmdline(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .unwrap_or_default()
-        .split(|b| *b == 0)
-        .filter(|s| !s.is_empty())
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .collect()
+    proc_strings(pid, "cmdline")
 }
 
 pub fn environ(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .unwrap_or_default()
-        .split(|b| *b == 0)
-        .filter(|s| !s.is_empty())
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .collect()
+    proc_strings(pid, "environ")
 }
 
 pub fn file_mode(path: &Path) -> u32 {

@@ -86,11 +86,26 @@ pub(crate) fn stop(found: &[Found], grace: Duration, poller: &Poller) {
     }
 }
 
+/// The process name (argv[0]) of a live process. A process whose exec has
+/// not finished yet (it was started a moment ago) shows an empty command
+/// line; that is waited out, briefly.
 fn argv0(pid: i32) -> Option<String> {
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let first = cmdline.split(|b| *b == 0).next()?;
-    String::from_utf8(first.to_vec()).ok()
+    let deadline = Instant::now() + EXEC_WAIT;
+    loop {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        if !cmdline.is_empty() {
+            let first = cmdline.split(|b| *b == 0).next()?;
+            return String::from_utf8(first.to_vec()).ok();
+        }
+        if Instant::now() >= deadline {
+            return None; // a kernel thread, a zombie, or stuck: not a node
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
+
+/// How long [`argv0`] waits for an exec in progress.
+const EXEC_WAIT: Duration = Duration::from_millis(500);
 
 #[cfg(test)]
 mod tests {

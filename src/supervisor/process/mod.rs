@@ -16,6 +16,8 @@
 
 mod backoff;
 mod capture;
+#[allow(unsafe_code)] // waitpid: process supervision
+mod keep;
 #[allow(unsafe_code)] // clone/exec in a child sharing our memory: process spawning
 mod launch;
 pub(crate) mod layout;
@@ -786,6 +788,34 @@ impl ProcessSupervisor {
             }
             self.nodes.insert(name, node);
         }
+    }
+
+    /// The agent is freed with `stop_nodes_on_free: false`: the running
+    /// nodes are handed to the spawner thread, which keeps their output
+    /// flowing into their files and reaps them (see `keep`).
+    pub fn leave_running(&mut self) {
+        let mut kept = Vec::new();
+        for (_, node) in std::mem::take(&mut self.nodes) {
+            let Phase::Up(running) = node.phase else {
+                continue;
+            };
+            let Running {
+                process, out, err, ..
+            } = running;
+            self.poller.remove(process.pidfd.as_raw_fd());
+            let mut outputs = Vec::new();
+            for pipe in [out, err].into_iter().flatten() {
+                self.poller.remove(pipe.stream.raw());
+                outputs.push((pipe.stream.0, pipe.file));
+            }
+            kept.push(keep::Kept {
+                pid: process.pid,
+                pidfd: process.pidfd,
+                outputs,
+            });
+        }
+        self.sources.clear();
+        self.spawner.leave_running(kept);
     }
 
     /// Stops every process now (agent free): SIGTERM to all at once, SIGKILL

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 
+use super::keep::{self, Kept};
 use super::launch::{self, ChildStack, NodeProcess};
 use super::layout::LAYOUT_FILE;
 use crate::model::NodeConfig;
@@ -366,8 +367,13 @@ pub(crate) fn signal_process(pid: i32, signal: i32) {
     unsafe { libc::kill(pid, signal) };
 }
 
-/// A start for the spawner thread, and where its answer goes.
-type Job = (Plan, mpsc::Sender<io::Result<NodeProcess>>);
+/// Work for the spawner thread.
+enum Job {
+    /// Start a node; the answer goes back on the channel.
+    Start(Plan, mpsc::Sender<io::Result<NodeProcess>>),
+    /// Look after nodes the freed agent leaves running (see `keep`).
+    Keep(Vec<Kept>),
+}
 
 /// The thread that starts every node of one supervisor.
 pub(crate) struct Spawner {
@@ -385,7 +391,14 @@ impl Spawner {
                 // node does neither): every signal blocked on this thread
                 // for good, and the stack children run on.
                 let mut stack: Option<ChildStack> = None;
-                for (plan, reply) in queue {
+                for job in queue {
+                    let (plan, reply) = match job {
+                        Job::Start(plan, reply) => (plan, reply),
+                        Job::Keep(kept) => {
+                            let _ = keep::keep(kept);
+                            continue;
+                        }
+                    };
                     if stack.is_none() {
                         launch::block_all_signals();
                         match ChildStack::new() {
@@ -413,10 +426,22 @@ impl Spawner {
         let Some(jobs) = self.jobs.as_ref() else {
             return Starting(Err(io::Error::other("the spawner is stopped")));
         };
-        match jobs.send((plan, reply)) {
+        match jobs.send(Job::Start(plan, reply)) {
             Ok(()) => Starting(Ok(answer)),
             Err(_) => Starting(Err(io::Error::other("the spawner thread is gone"))),
         }
+    }
+}
+
+impl Spawner {
+    /// The agent is freed but leaves `kept` running: the thread that
+    /// started them looks after them until they exit, and is not waited
+    /// for.
+    pub(crate) fn leave_running(&mut self, kept: Vec<Kept>) {
+        if let Some(jobs) = self.jobs.take() {
+            let _ = jobs.send(Job::Keep(kept));
+        }
+        drop(self.thread.take()); // detached: it ends after the last node
     }
 }
 

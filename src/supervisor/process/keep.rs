@@ -1,0 +1,103 @@
+//! Nodes left running when an agent is freed with `stop_nodes_on_free:
+//! false`.
+//!
+//! Two things would otherwise end them: Linux sends their parent-death
+//! signal when the thread that started them exits, and their stdout and
+//! stderr pipes lose their reader, so their next write kills them with
+//! SIGPIPE. So the spawner thread, which started them, stays with them: it
+//! keeps copying their output into their `stdout` and `stderr` files and
+//! reaps each one when it exits, and ends when the last one is gone. They
+//! still die with the host process, as every node does.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::runtime::poller::Poller;
+
+/// A node the agent leaves running: its process and its output.
+pub(crate) struct Kept {
+    pub(crate) pid: i32,
+    pub(crate) pidfd: OwnedFd,
+    /// (pipe read end, the file its output goes to).
+    pub(crate) outputs: Vec<(File, File)>,
+}
+
+/// What the keeper watches, by token.
+enum Watched {
+    Exit { pid: i32, pidfd: OwnedFd },
+    Output { pipe: File, file: File },
+}
+
+/// Looks after `kept` until every one has exited and closed its output
+/// (on the spawner thread; returns then).
+pub(crate) fn keep(kept: Vec<Kept>) -> io::Result<()> {
+    let poller = Poller::new()?;
+    let mut watched: Vec<Option<Watched>> = Vec::new();
+    for node in kept {
+        watched.push(Some(Watched::Exit {
+            pid: node.pid,
+            pidfd: node.pidfd,
+        }));
+        for (pipe, file) in node.outputs {
+            watched.push(Some(Watched::Output { pipe, file }));
+        }
+    }
+    for (index, entry) in watched.iter().enumerate() {
+        let fd = match entry {
+            Some(Watched::Exit { pidfd, .. }) => pidfd.as_raw_fd(),
+            Some(Watched::Output { pipe, .. }) => pipe.as_raw_fd(),
+            None => continue,
+        };
+        // Tokens above the poller's own (0).
+        poller.add(fd, index as u64 + 1)?;
+    }
+    let mut buf = vec![0u8; 1 << 16];
+    while watched.iter().any(Option::is_some) {
+        for token in poller.wait(None) {
+            let Some(index) = usize::try_from(token).ok().and_then(|t| t.checked_sub(1)) else {
+                continue;
+            };
+            let done = match watched.get_mut(index) {
+                Some(Some(Watched::Exit { pid, .. })) => reap(*pid),
+                Some(Some(Watched::Output { pipe, file })) => copy(pipe, file, &mut buf),
+                _ => false,
+            };
+            if done {
+                if let Some(Some(entry)) = watched.get_mut(index).map(Option::take) {
+                    let fd = match &entry {
+                        Watched::Exit { pidfd, .. } => pidfd.as_raw_fd(),
+                        Watched::Output { pipe, .. } => pipe.as_raw_fd(),
+                    };
+                    poller.remove(fd);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reaps an exited node; true once it is reaped (or not ours to reap).
+fn reap(pid: i32) -> bool {
+    let mut status = 0;
+    // SAFETY: waitpid writes the status into the integer given.
+    let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    reaped != 0
+}
+
+/// Copies what a pipe has into its file; true once the pipe is closed.
+fn copy(pipe: &mut File, file: &mut File, buf: &mut [u8]) -> bool {
+    loop {
+        match pipe.read(buf) {
+            Ok(0) => return true,
+            // Best effort, as while the agent ran: a full disk must not
+            // stop the node.
+            Ok(n) => {
+                let _ = file.write_all(&buf[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
