@@ -4,13 +4,16 @@
 # under Miri, the C header and library as a C host sees them (fresh header,
 # C11/C++17, make install + pkg-config, valgrind, AddressSanitizer), the
 # quickstart (a real cluster, and simulated in every dialect and encoding),
-# the cross-checks against zeek-client, and the Python package (pip install,
-# mypy --strict, its pytest suite, its asyncio example and benchmark once).
+# the cross-checks against zeek-client, the Python package (pip install,
+# mypy --strict, its pytest suite, its asyncio example and benchmark once),
+# and the Go package (gofmt, go vet, go test -race, a GC stress build, the
+# dynamic build, its example, the benchmark once).
 #
 # It installs what it needs when missing: the Rust toolchain (rustup) with
 # rustfmt and clippy, a nightly toolchain with Miri, the pinned cbindgen, a
-# Python venv in .venv with zeek-client, pytest and mypy, and (as root, from
-# Debian) gcc, g++, make, pkg-config and valgrind.
+# Python venv in .venv with zeek-client, pytest and mypy, Go (from the Go
+# module proxy, into ~/.cache/zeek-mgmt-agent), and (as root, from Debian)
+# gcc, g++, make, pkg-config and valgrind.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -53,6 +56,31 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     step "installing ${missing[*]} from Debian"
     apt-get update -qq && apt-get install -y -qq gcc g++ make pkg-config valgrind
+fi
+
+# Go: the machine's, if it is at least GO_MIN; else the pinned release from
+# the Go module proxy (the same archive the go command fetches for
+# GOTOOLCHAIN). GOTOOLCHAIN=local keeps every go command on that one.
+GO_MIN=1.21
+GO_INSTALL_VERSION=1.27.3
+export GOTOOLCHAIN=local
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+    export PATH="/usr/local/go/bin:$PATH"
+fi
+go_usable() {
+    command -v go >/dev/null 2>&1 || return 1
+    local have
+    have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
+    [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$GO_MIN" "$have" | sort -V | head -n 1)" = "$GO_MIN" ]
+}
+if ! go_usable; then
+    GO_HOME="$HOME/.cache/zeek-mgmt-agent/go$GO_INSTALL_VERSION"
+    if [ ! -x "$GO_HOME/bin/go" ]; then
+        step "installing Go $GO_INSTALL_VERSION from the Go module proxy"
+        mkdir -p "$(dirname "$GO_HOME")"
+        python3 scripts/install_go.py "$GO_INSTALL_VERSION" "$GO_HOME"
+    fi
+    export PATH="$GO_HOME/bin:$PATH"
 fi
 
 PYTHON=${PYTHON:-python3}
@@ -189,5 +217,44 @@ step "Python package: the asyncio example, and the benchmark once"
 "$VENV/bin/python" bindings/python/examples/asyncio_host.py "$ROOT/target/release/zma-standin-node" \
     | grep -E "^(deploy|standby)"
 "$VENV/bin/python" bindings/python/bench.py --smoke > /dev/null
+
+# ---- the Go package ---------------------------------------------------------
+step "Go package ($(go env GOVERSION)): go generate (builds the library), gofmt, go vet"
+(cd bindings/go && go generate ./...)
+unformatted=$(cd bindings/go && gofmt -l .)
+[ -z "$unformatted" ] || { echo "gofmt would change: $unformatted"; exit 1; }
+# vet's stdversion check also holds the code to go.mod's minimum Go version.
+(cd bindings/go && go vet ./... && go vet -tags zma_gcstress ./... && go vet -tags zma_dynamic ./...)
+
+step "Go package: go test -race (GODEBUG=cgocheck=1)"
+(cd bindings/go && ZMA_STANDIN="$ROOT/target/release/zma-standin-node" GODEBUG=cgocheck=1 \
+    go test -count=1 -race ./...)
+
+step "Go package: the GC stress build (runtime.GC around every C call), and the dynamic build"
+(cd bindings/go && ZMA_STANDIN="$ROOT/target/release/zma-standin-node" go test -count=1 -tags zma_gcstress ./...)
+(cd bindings/go && ZMA_STANDIN="$ROOT/target/release/zma-standin-node" go test -count=1 -tags zma_dynamic ./...)
+
+step "Go package: the example deploys a cluster, prints its status and stops on SIGINT"
+(cd bindings/go && go build -o "$out/go-example" ./example)
+"$out/go-example" -zeek "$ROOT/target/release/zma-standin-node" > "$out/go-example.out" 2>&1 &
+example=$!
+for _ in $(seq 1 300); do
+    grep -q "cluster running" "$out/go-example.out" && break
+    kill -0 "$example" 2>/dev/null || break
+    sleep 0.1
+done
+grep -q "cluster running" "$out/go-example.out" || { cat "$out/go-example.out"; exit 1; }
+kill -INT "$example"
+wait "$example" || { cat "$out/go-example.out"; exit 1; }
+grep -E "^(NODE|manager|logger|proxy|worker)" "$out/go-example.out"
+grep -q "^stopped" "$out/go-example.out" || { cat "$out/go-example.out"; exit 1; }
+for pid in $(awk '$3 == "RUNNING" { print $4 }' "$out/go-example.out"); do
+    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "^zeek\."; then
+        echo "node pid $pid outlived the example"; exit 1
+    fi
+done
+
+step "Go package: the welcome round-trip benchmark once"
+(cd bindings/go && go test -run '^$' -bench WelcomeRoundTrip -benchtime 2000x ./... | grep ^Benchmark)
 
 step "all tests passed"

@@ -1,0 +1,3 @@
+module github.com/zeek-mgmt-agent/bindings/go
+
+go 1.21
