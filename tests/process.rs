@@ -427,7 +427,8 @@ fn leftovers_of_an_earlier_agent_are_stopped_not_duplicated() {
     first.agent = None; // freed, node left running
     std::thread::sleep(Duration::from_millis(200));
     assert!(alive(pid), "stop_nodes_on_free false leaves it running");
-    std::mem::forget(first); // keep the directory
+    first.state_dir = std::path::PathBuf::new(); // keep the directory for `second`
+    drop(first);
     let second = Host::in_dir(dir, "", "");
     assert!(
         !alive(pid),
