@@ -24,14 +24,15 @@ import (
 // are safe for concurrent use. Close it when done; a finalizer closes an
 // unreachable agent as a last resort.
 type Agent struct {
-	mu     sync.RWMutex // calls hold it for reading, Close for writing
-	ptr    *C.zma_agent // nil once closed
-	handle cgo.Handle   // reaches state from the C callbacks
-	state  *state
-	mode   Mode
-	epoch  time.Time // Now's zero in polled mode
-	name   string
-	wakers wakers // Run loops to wake on Close
+	mu        sync.RWMutex // calls hold it for reading, Close for writing
+	ptr       *C.zma_agent // nil once closed
+	closeOnce sync.Once
+	handle    cgo.Handle // reaches state from the C callbacks
+	state     *state
+	mode      Mode
+	epoch     time.Time // Now's zero in polled mode
+	name      string
+	wakers    wakers // Run loops to wake on Close
 }
 
 // New creates an agent (zma_agent_new). Failures are an *Error matching
@@ -54,9 +55,15 @@ func New(opts Options) (*Agent, error) {
 			reason = C.GoString(message)
 			C.zma_string_free(message)
 		}
+		// zma_agent_new reports a message, not a status: options are
+		// refused with "option '<key>' ...", a caught panic says so, and
+		// everything else is the operating system refusing (ErrIO).
 		code := statusIO
-		if strings.HasPrefix(reason, "option") {
+		switch {
+		case strings.HasPrefix(reason, "option"):
 			code = statusOptions
+		case strings.Contains(reason, "panic"):
+			code = statusPanic
 		}
 		return nil, newError(code, reason)
 	}
@@ -79,30 +86,36 @@ func New(opts Options) (*Agent, error) {
 			a.name = name
 		}
 	}
-	runtime.SetFinalizer(a, func(a *Agent) { _ = a.Close() })
+	// Last resort for an agent nobody closed. Close can take up to the
+	// stop grace period, so it runs on its own goroutine, not on the
+	// runtime's single finalizer goroutine.
+	runtime.SetFinalizer(a, func(a *Agent) { go a.Close() })
 	return a, nil
 }
 
 // Close stops the agent (zma_agent_free): it stops the nodes it runs unless
 // Options.StopNodesOnFree is false. No callback reaches Go once Close
-// returns; events queued before it are still delivered, then the Events
-// channel closes (see Done). Waiting helpers return ErrClosed and Run
-// loops return. Close is idempotent and always returns nil.
+// returns; waiting helpers return ErrClosed and Run loops return. Events
+// queued before Close are still delivered: the Events channel closes once
+// every one has been received (see Done). Close is idempotent, safe to call
+// concurrently (every call returns once the agent is closed) and from a
+// callback, and always returns nil.
 func (a *Agent) Close() error {
-	a.mu.Lock()
-	ptr := a.ptr
-	a.ptr = nil
-	if ptr != nil {
-		gcStressPoint()
-		C.zma_agent_free(ptr)
-		a.handle.Delete()
+	a.closeOnce.Do(func() {
+		a.mu.Lock()
+		ptr := a.ptr
+		a.ptr = nil
+		if ptr != nil {
+			gcStressPoint()
+			C.zma_agent_free(ptr)
+			gcStressPoint()
+			a.handle.Delete()
+		}
+		a.mu.Unlock()
 		runtime.SetFinalizer(a, nil)
-	}
-	a.mu.Unlock()
-	if ptr != nil {
 		a.state.close()
 		a.wakers.wakeAll()
-	}
+	})
 	return nil
 }
 
@@ -112,8 +125,8 @@ func (a *Agent) Done() <-chan struct{} { return a.state.done }
 
 // Events is the channel of events that have no callback (Options.OnResponse
 // and friends), in the order the agent sent them. Several goroutines may
-// receive from it. It is closed after Close. An agent whose events nobody
-// receives holds them in memory.
+// receive from it. Its events are kept until received, Close included:
+// read it until it closes unless every kind has a callback.
 func (a *Agent) Events() <-chan Event { return a.state.events }
 
 // Name is the agent's instance name.
@@ -129,7 +142,9 @@ func (a *Agent) with(f func(ptr *C.zma_agent) error) error {
 	if a.ptr == nil {
 		return ErrClosed
 	}
+	gcStressPoint()
 	err := f(a.ptr)
+	gcStressPoint()
 	runtime.KeepAlive(a)
 	return err
 }
@@ -150,9 +165,11 @@ func (a *Agent) HandleRequest(event []byte) error {
 	})
 }
 
-// Poll advances a polled agent's clock to now (a monotonic time of your
-// choosing; Now is the one Run uses), fires timers and collects node exits
-// and output. ErrState in threaded mode.
+// Poll advances a polled agent's clock to now, fires timers and collects
+// node exits and output. ErrState in threaded mode. now is a monotonic
+// time of your choosing, but Run and the request helpers poll with Now:
+// the library keeps the latest time it was given, so do not mix another
+// clock with them.
 func (a *Agent) Poll(now time.Duration) error {
 	if now < 0 {
 		return newError(statusState, "Poll: negative time "+now.String())

@@ -27,11 +27,15 @@ static int64_t zeekagent_baseline_loop(zma_agent *agent, const char *event_json,
 */
 import "C"
 
+import "runtime"
+
 // baselineRoundTrips runs the C-level baseline on a (dedicated) agent:
 // n round trips of event entirely in C. Afterwards the agent's responses
 // no longer reach Go; use it for nothing else. For the benchmarks.
 func baselineRoundTrips(a *Agent, event []byte, n int) (int64, error) {
 	var answers int64
+	runtime.LockOSThread() // lastError belongs to this OS thread
+	defer runtime.UnlockOSThread()
 	err := a.with(func(ptr *C.zma_agent) error {
 		text := cBytes(event)
 		defer freeCString(text)

@@ -61,9 +61,7 @@ func lastError() string {
 func call(f func() C.int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	gcStressPoint()
 	status := f()
-	gcStressPoint()
 	if status == C.ZMA_OK {
 		return nil
 	}

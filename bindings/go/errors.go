@@ -17,9 +17,9 @@ var (
 	ErrIO      = errors.New("zeekagent: the operating system refused")
 	ErrPanic   = errors.New("zeekagent: internal error caught; the agent is poisoned")
 	ErrLimit   = errors.New("zeekagent: input over a configured limit")
-	// ErrClosed is returned by every method of a closed agent; it is also
-	// an ErrState.
-	ErrClosed = fmt.Errorf("zeekagent: the agent is closed (%w)", ErrState)
+	// ErrClosed is returned by every method of a closed agent; it is an
+	// *Error with ErrState's code, so errors.Is(err, ErrState) holds too.
+	ErrClosed error = &Error{Code: statusState, Message: "zeekagent: the agent is closed"}
 )
 
 // Status codes of the C ABI.

@@ -35,6 +35,10 @@ func TestNoGoroutineOrDescriptorLeaks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		go func() { // nothing is dropped at Close: a reader takes what is queued
+			for range a.Events() {
+			}
+		}()
 		ctx, cancel := context.WithCancel(context.Background())
 		ran := make(chan error, 1)
 		go func() { ran <- a.Run(ctx) }()

@@ -46,8 +46,18 @@ func (a *Agent) Request(ctx context.Context, event []byte, reqid string) (Event,
 		}
 		return response, nil
 	case <-ctx.Done():
+		// The response may have been handed over just as ctx ended: once
+		// forgotten, the waiter holds it or nothing will come.
 		a.state.forget(reqid)
-		return Event{}, ctx.Err()
+		select {
+		case response, ok := <-waiter:
+			if ok {
+				return response, nil
+			}
+			return Event{}, ErrClosed
+		default:
+			return Event{}, ctx.Err()
+		}
 	}
 }
 

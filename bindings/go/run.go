@@ -1,5 +1,10 @@
 package zeekagent
 
+/*
+#include "zeek_mgmt_agent.h"
+*/
+import "C"
+
 import (
 	"context"
 	"errors"
@@ -81,14 +86,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer syscall.Close(epfd)
 	wakeFD := int(wakeRead.Fd())
-	for _, fd := range []int{a.FD(), wakeFD} {
-		if fd < 0 {
-			return ErrClosed
-		}
-		event := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
-		if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, fd, &event); err != nil {
-			return newError(statusIO, "Run: epoll_ctl: "+err.Error())
-		}
+	if err := watch(epfd, wakeFD); err != nil {
+		return err
+	}
+	// The agent's descriptor is registered under the agent's lock, so
+	// that Close cannot close it in between.
+	if err := a.with(func(ptr *C.zma_agent) error { return watch(epfd, int(C.zma_agent_fd(ptr))) }); err != nil {
+		return err
 	}
 	ready := make([]syscall.EpollEvent, 2)
 	for {
@@ -116,4 +120,16 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// watch adds fd to the epoll set epfd, for reading.
+func watch(epfd, fd int) error {
+	if fd < 0 {
+		return newError(statusState, "Run: the agent has no descriptor")
+	}
+	event := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, fd, &event); err != nil {
+		return newError(statusIO, "Run: epoll_ctl: "+err.Error())
+	}
+	return nil
 }

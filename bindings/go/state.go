@@ -7,22 +7,24 @@ import (
 )
 
 // state is what the C callbacks reach through the agent's cgo.Handle: the
-// queue of events and log records not yet delivered, and the requests
-// waiting for their response. It holds no reference to the Agent, so that
-// an Agent nobody holds can still be finalized.
+// events and log records not yet delivered, and the requests waiting for
+// their response. It holds no reference to the Agent, so that an Agent
+// nobody holds can still be finalized.
+//
+// Deliveries go two ways, each with its own queue and goroutine: to the
+// callbacks, and to the Events channel. A host that never reads Events
+// therefore never holds up its callbacks.
 type state struct {
-	mu      sync.Mutex
-	wake    *sync.Cond
-	queue   []delivery
-	waiters map[string]chan Event // reqid -> the waiting helper
-	closed  bool                  // no more deliveries will be queued
-	// closedCh is closed with closed set: a delivery blocked on a full
-	// Events channel gives up on it.
-	closedCh chan struct{}
+	mu       sync.Mutex
+	waiters  map[string]chan Event // reqid -> the waiting helper
+	closed   bool                  // no more deliveries will be queued
+	toCall   queue                 // for the callbacks
+	toSend   queue                 // for the Events channel
+	finished sync.WaitGroup        // the two delivery goroutines
 
 	callbacks callbacks
-	events    chan Event    // closed once the delivery goroutine ends
-	done      chan struct{} // closed once the delivery goroutine ends
+	events    chan Event    // closed once every queued event was received
+	done      chan struct{} // closed once both delivery goroutines ended
 }
 
 type callbacks struct {
@@ -37,6 +39,37 @@ type delivery struct {
 	log   *LogRecord
 }
 
+// queue is a FIFO guarded by state.mu, with a condition to wait on.
+type queue struct {
+	items []delivery
+	wake  *sync.Cond
+}
+
+// take waits for items or close and takes them all; nil once closed and
+// empty. Called with s.mu held.
+func (q *queue) take(s *state) []delivery {
+	for len(q.items) == 0 && !s.closed {
+		q.wake.Wait()
+	}
+	batch := q.items
+	q.items = nil
+	return batch
+}
+
+// pop is take for one item; false once closed and empty.
+func (q *queue) pop(s *state) (delivery, bool) {
+	for len(q.items) == 0 && !s.closed {
+		q.wake.Wait()
+	}
+	if len(q.items) == 0 {
+		return delivery{}, false
+	}
+	item := q.items[0]
+	q.items[0] = delivery{}
+	q.items = q.items[1:]
+	return item, true
+}
+
 func newState(opts *Options) *state {
 	buffer := opts.EventBuffer
 	if buffer <= 0 {
@@ -49,12 +82,18 @@ func newState(opts *Options) *state {
 			onLog:   opts.OnLog,
 			onPanic: opts.OnPanic,
 		},
-		events:   make(chan Event, buffer),
-		done:     make(chan struct{}),
-		closedCh: make(chan struct{}),
+		events: make(chan Event, buffer),
+		done:   make(chan struct{}),
 	}
-	s.wake = sync.NewCond(&s.mu)
-	go s.deliverLoop()
+	s.toCall.wake = sync.NewCond(&s.mu)
+	s.toSend.wake = sync.NewCond(&s.mu)
+	s.finished.Add(2)
+	go s.callLoop()
+	go s.sendLoop()
+	go func() {
+		s.finished.Wait()
+		close(s.done)
+	}()
 	return s
 }
 
@@ -73,8 +112,12 @@ func (s *state) event(e Event) {
 			return
 		}
 	}
-	s.queue = append(s.queue, delivery{event: e})
-	s.wake.Signal()
+	q := &s.toSend
+	if e.Kind >= 0 && int(e.Kind) < len(s.callbacks.onEvent) && s.callbacks.onEvent[e.Kind] != nil {
+		q = &s.toCall
+	}
+	q.items = append(q.items, delivery{event: e})
+	q.wake.Signal()
 }
 
 func (s *state) log(record LogRecord) {
@@ -86,8 +129,8 @@ func (s *state) log(record LogRecord) {
 	if s.closed {
 		return
 	}
-	s.queue = append(s.queue, delivery{log: &record})
-	s.wake.Signal()
+	s.toCall.items = append(s.toCall.items, delivery{log: &record})
+	s.toCall.wake.Signal()
 }
 
 // await registers a helper waiting for the response to reqid.
@@ -105,15 +148,17 @@ func (s *state) await(reqid string) (<-chan Event, error) {
 	return waiter, nil
 }
 
-// forget drops a waiter that gave up (its context ended).
+// forget drops a waiter that gave up (its context ended). Afterwards the
+// waiter's channel holds the response if it came first, else nothing will
+// ever arrive on it.
 func (s *state) forget(reqid string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.waiters, reqid)
 }
 
-// close ends deliveries: waiters are released (their channels closed), what
-// is queued is still delivered, then the Events channel closes.
+// close ends deliveries: waiters are released (their channels closed);
+// what is queued is still delivered, then the Events channel closes.
 func (s *state) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -121,64 +166,59 @@ func (s *state) close() {
 		return
 	}
 	s.closed = true
-	close(s.closedCh)
 	for reqid, waiter := range s.waiters {
 		close(waiter)
 		delete(s.waiters, reqid)
 	}
-	s.wake.Broadcast()
+	s.toCall.wake.Broadcast()
+	s.toSend.wake.Broadcast()
 }
 
-// deliverLoop is the agent's delivery goroutine: it hands queued items to
-// the callbacks, or events without a callback to the Events channel, in
-// order. Once closed it delivers what is left without blocking on a full
-// channel (those events are dropped), then closes the channel and done.
-func (s *state) deliverLoop() {
-	defer close(s.done)
+// callLoop hands queued items to the callbacks, one at a time, in order.
+// A callback that calls runtime.Goexit (t.Fatal does) ends this goroutine
+// past any recover; the loop then reports it and goes on in a new one.
+func (s *state) callLoop() {
+	ended := false
+	defer func() {
+		if !ended {
+			s.report(&CallbackPanic{Value: "runtime.Goexit called in a callback", Stack: debug.Stack()})
+			go s.callLoop()
+			return
+		}
+		s.finished.Done()
+	}()
+	for {
+		s.mu.Lock()
+		item, ok := s.toCall.pop(s)
+		s.mu.Unlock()
+		if !ok {
+			ended = true
+			return
+		}
+		if item.log != nil {
+			s.guard(func() { s.callbacks.onLog(*item.log) })
+		} else {
+			s.guard(func() { s.callbacks.onEvent[item.event.Kind](item.event) })
+		}
+	}
+}
+
+// sendLoop puts queued events on the Events channel, in order, waiting
+// for readers when it is full. Nothing is dropped: after Close the channel
+// closes once every queued event has been received.
+func (s *state) sendLoop() {
+	defer s.finished.Done()
 	defer close(s.events)
 	for {
 		s.mu.Lock()
-		for len(s.queue) == 0 && !s.closed {
-			s.wake.Wait()
-		}
-		batch, closed := s.queue, s.closed
-		s.queue = nil
+		batch := s.toSend.take(s)
 		s.mu.Unlock()
+		if batch == nil {
+			return
+		}
 		for _, item := range batch {
-			s.deliver(item, closed)
+			s.events <- item.event
 		}
-		if closed {
-			s.mu.Lock()
-			left := len(s.queue)
-			s.mu.Unlock()
-			if left == 0 {
-				return
-			}
-		}
-	}
-}
-
-func (s *state) deliver(item delivery, closed bool) {
-	if item.log != nil {
-		s.guard(func() { s.callbacks.onLog(*item.log) })
-		return
-	}
-	kind := item.event.Kind
-	if kind >= 0 && int(kind) < len(s.callbacks.onEvent) && s.callbacks.onEvent[kind] != nil {
-		s.guard(func() { s.callbacks.onEvent[kind](item.event) })
-		return
-	}
-	if closed {
-		select {
-		case s.events <- item.event:
-		default: // nobody reads any more; the agent is gone
-		}
-		return
-	}
-	select {
-	case s.events <- item.event:
-	case <-s.closedCh:
-		s.deliver(item, true)
 	}
 }
 
@@ -186,16 +226,18 @@ func (s *state) deliver(item delivery, closed bool) {
 func (s *state) guard(f func()) {
 	defer func() {
 		if value := recover(); value != nil {
-			report := &CallbackPanic{Value: value, Stack: debug.Stack()}
-			if s.callbacks.onPanic != nil {
-				func() {
-					defer func() { _ = recover() }() // a panicking OnPanic is dropped
-					s.callbacks.onPanic(report)
-				}()
-				return
-			}
-			log.Printf("%v\n%s", report, report.Stack)
+			s.report(&CallbackPanic{Value: value, Stack: debug.Stack()})
 		}
 	}()
 	f()
+}
+
+// report hands a recovered callback failure to OnPanic, or logs it.
+func (s *state) report(p *CallbackPanic) {
+	if s.callbacks.onPanic != nil {
+		defer func() { _ = recover() }() // a panicking OnPanic is dropped
+		s.callbacks.onPanic(p)
+		return
+	}
+	log.Printf("%v\n%s", p, p.Stack)
 }
