@@ -507,9 +507,10 @@ impl<'j, 'a> Obj<'j, 'a> {
             Some(Json::Signed(n)) => {
                 refuse(&self.key(key), format!("must not be negative, got {n}"))
             }
-            Some(Json::Float(f)) => {
-                refuse(&self.key(key), format!("expected a whole number, got {f}"))
-            }
+            Some(Json::Float(f)) => refuse(
+                &self.key(key),
+                format!("expected a whole number, got {f:?}"),
+            ),
             Some(other) => refuse(
                 &self.key(key),
                 format!("expected a whole number, got {}", other.kind()),

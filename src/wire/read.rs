@@ -189,7 +189,9 @@ impl<'j, 'a> In<'j, 'a> {
         match json {
             Json::Unsigned(n) => Ok(Whole::Unsigned(*n)),
             Json::Signed(n) => Ok(Whole::Signed(*n)),
-            Json::Float(f) => Err(PathError::new(format!("expected a whole number, got {f}"))),
+            Json::Float(f) => Err(PathError::new(format!(
+                "expected a whole number, got {f:?}"
+            ))),
             _ => self.at(json).expected("number"),
         }
     }
@@ -444,15 +446,23 @@ impl<'j, 'a> Rec<'j, 'a> {
     }
 
     /// Like [`Rec::get`] but accepting aliases of the plain name (`port` for
-    /// `p`).
+    /// `p`). A plain record giving more than one of them is refused: the
+    /// others would be dropped unchecked.
     pub(crate) fn get_any(
         &self,
         index: usize,
         names: &[&'static str],
-    ) -> Option<(In<'j, 'a>, &'static str)> {
-        names
+    ) -> R<Option<(In<'j, 'a>, &'static str)>> {
+        let mut given = names
             .iter()
-            .find_map(|name| self.get(index, name).map(|v| (v, *name)))
+            .filter_map(|name| self.get(index, name).map(|v| (v, *name)));
+        let first = given.next();
+        if let (RecFields::Plain(_), Some((_, a)), Some((_, b))) =
+            (&self.fields, first, given.next())
+        {
+            return Err(PathError::new(format!("both '{a}' and '{b}' given")));
+        }
+        Ok(first)
     }
 
     /// A required field, decoded with `decode`.

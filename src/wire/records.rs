@@ -24,7 +24,7 @@ const INSTANCE: &str = "Management::Instance";
 /// of `0.0.0.0`; both are accepted.
 pub(crate) fn decode_instance(v: In<'_, '_>) -> R<Instance> {
     let rec = v.record(INSTANCE, &[2, 3], &["name", "host", "listen_port", "port"])?;
-    let listen_port = match rec.get_any(2, &["listen_port", "port"]) {
+    let listen_port = match rec.get_any(2, &["listen_port", "port"])? {
         Some((value, name)) => Some(value.port().map_err(|e| e.at_field(name))?),
         None => None,
     };
@@ -109,7 +109,7 @@ const NODE_FIELDS: &[&str] = &[
 
 pub(crate) fn decode_node(v: In<'_, '_>) -> R<Node> {
     let rec = v.record("Management::Node", &[10, 11], NODE_FIELDS)?;
-    let p = match rec.get_any(4, &["p", "port"]) {
+    let p = match rec.get_any(4, &["p", "port"])? {
         Some((value, name)) => Some(value.port().map_err(|e| e.at_field(name))?),
         None => None,
     };
