@@ -254,6 +254,9 @@ impl Runtime {
         self.check_open()?;
         {
             let mut core = lock(&self.core);
+            // Freed while this call waited for the lock (another thread may
+            // hold the runtime): its nodes are stopped, start none.
+            self.check_open()?;
             if std::mem::take(&mut core.panic_next) {
                 panic!("panic injected by a test");
             }
@@ -281,6 +284,7 @@ impl Runtime {
         let ready = self.poller.wait(Some(Duration::ZERO));
         {
             let mut core = lock(&self.core);
+            self.check_open()?; // as in handle_request
             if std::mem::take(&mut core.panic_next) {
                 panic!("panic injected by a test");
             }
@@ -329,6 +333,21 @@ impl Runtime {
             let outputs = core.engine.handle_report(now, report);
             self.carry_out(core, now, outputs);
         }
+        self.log_supervisor_warnings(core);
+    }
+
+    /// Logs what the process supervisor could not do without failing a
+    /// command (a node's output file or pid file that cannot be written,
+    /// why a restart failed).
+    fn log_supervisor_warnings(&self, core: &mut Core) {
+        if let Some(process) = core.process.as_mut() {
+            for message in process.take_warnings() {
+                self.delivery.push(Output::Log(LogRecord {
+                    level: LogLevel::Warning,
+                    message,
+                }));
+            }
+        }
     }
 
     /// Carries out what the engine asked, in order, under the engine lock
@@ -368,6 +387,7 @@ impl Runtime {
                     for report in process.commands(commands, now) {
                         pending.extend(core.engine.handle_report(now, report));
                     }
+                    self.log_supervisor_warnings(core);
                 }
                 Output::Event(out) => {
                     // A node the engine counts as RUNNING has become ready: a
@@ -400,6 +420,12 @@ impl Runtime {
         self.thread_token
             .store(delivery::thread_token(), Ordering::SeqCst);
         loop {
+            // Freed from a callback on this thread: `close` has stopped the
+            // nodes, and the kick that would wake this thread may have been
+            // consumed by that stop; do not sleep again.
+            if self.is_closed() {
+                return;
+            }
             let deadline = next_deadline(&lock(&self.core));
             let wait = deadline.map(|at| {
                 let when = self.started + Duration::from_millis(at.as_millis());

@@ -354,7 +354,14 @@ pub(crate) fn start(command: &Command<'_>, stack: &ChildStack) -> io::Result<Nod
         )
     };
     if pid < 0 {
-        return Err(io::Error::last_os_error());
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EAGAIN) {
+            return Err(hint(
+                e,
+                "the process limit, RLIMIT_NPROC or the system's, is reached",
+            ));
+        }
+        return Err(e);
     }
     // SAFETY: the kernel made this descriptor for us (CLONE_PIDFD).
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
@@ -372,10 +379,21 @@ pub(crate) fn start(command: &Command<'_>, stack: &ChildStack) -> io::Result<Nod
         let reason = io::Error::from_raw_os_error(errno);
         return Err(match step.describe() {
             Some(step) => io::Error::new(reason.kind(), format!("{step}: {reason}")),
+            // ENOENT for a file that is there: a script's interpreter or the
+            // program's dynamic loader is missing.
+            None if errno == libc::ENOENT && command.program.exists() => hint(
+                reason,
+                "the file exists: an interpreter or library it needs is missing",
+            ),
             None => reason,
         });
     }
     Ok(process)
+}
+
+/// `error` with a hint at its likely cause after it.
+fn hint(error: io::Error, cause: &str) -> io::Error {
+    io::Error::new(error.kind(), format!("{error} ({cause})"))
 }
 
 /// The child: see the module documentation for what it may do.

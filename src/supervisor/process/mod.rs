@@ -82,6 +82,10 @@ struct Pipe {
     stream: Stream,
     token: u64,
     file: File,
+    /// The file's path, for messages.
+    path: String,
+    /// Writing to the file failed in this run (reported once).
+    write_failed: bool,
 }
 
 /// A live process.
@@ -154,6 +158,8 @@ pub struct ProcessSupervisor {
     next_token: u64,
     /// Node processes of an earlier agent stopped at start, for the log.
     pub stopped_leftovers: Vec<String>,
+    /// Failures that fail no command, for the log (see `take_warnings`).
+    warnings: Vec<String>,
 }
 
 impl ProcessSupervisor {
@@ -187,6 +193,7 @@ impl ProcessSupervisor {
             sources: HashMap::new(),
             next_token: 1,
             stopped_leftovers: Vec::new(),
+            warnings: Vec::new(),
             options,
         };
         let found = leftovers::find(state_dir);
@@ -200,6 +207,12 @@ impl ProcessSupervisor {
             .map(|f| format!("{} (pid {})", f.node, f.pid))
             .collect();
         Ok(supervisor)
+    }
+
+    /// What went wrong since the last call without failing a command: an
+    /// output or pid file that cannot be written, why a restart failed.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// The program nodes run (or why it could not be found).
@@ -373,8 +386,12 @@ impl ProcessSupervisor {
             .map_err(|e| format!("cannot start {}: {e}", spawn::display(&program)))?;
         // A missing pid file only means that a leftover of this node could
         // not be found after a crash of the host; the node itself is fine.
-        let _ = spawn::write_pid_file(&dir, process.pid);
-        let running = match self.register(process, stdout, stderr) {
+        if let Err(e) = spawn::write_pid_file(&dir, process.pid) {
+            let name = &node.config.name;
+            self.warnings
+                .push(format!("cannot write the pid file of node {name}: {e}"));
+        }
+        let mut running = match self.register(process, stdout, stderr) {
             Ok(running) => running,
             Err((e, process)) => {
                 process.kill();
@@ -384,6 +401,15 @@ impl ProcessSupervisor {
         };
         let pid = running.pid;
         let name = node.config.name.clone();
+        let dir = node.config.directory.as_deref().unwrap_or_default();
+        for (pipe, file) in [
+            (&mut running.out, spawn::STDOUT_FILE),
+            (&mut running.err, spawn::STDERR_FILE),
+        ] {
+            if let Some(pipe) = pipe {
+                pipe.path = format!("{dir}/{file}");
+            }
+        }
         for token in [running.pid_token]
             .into_iter()
             .chain(running.out.as_ref().map(|p| p.token))
@@ -451,6 +477,8 @@ impl ProcessSupervisor {
                 stream,
                 token,
                 file,
+                path: String::new(),
+                write_failed: false,
             });
         }
         let mut pipes = pipes.into_iter();
@@ -545,8 +573,11 @@ impl ProcessSupervisor {
                 reports.push(Report::Restarted { id, ok: true });
                 reports.extend(started);
             }
-            Err(_) => {
+            Err(reason) => {
                 node.phase = Phase::Failed;
+                let name = &node.config.name;
+                self.warnings
+                    .push(format!("cannot restart node {name}: {reason}"));
                 reports.push(Report::Restarted { id, ok: false });
             }
         }
@@ -631,7 +662,13 @@ impl ProcessSupervisor {
         } else {
             (&mut running.err, &mut node.stderr)
         };
-        if drain_pipe(pipe, capture, READ_BUDGET, &self.poller) {
+        if drain_pipe(
+            pipe,
+            capture,
+            READ_BUDGET,
+            &self.poller,
+            (name, &mut self.warnings),
+        ) {
             self.sources.remove(&token);
         }
     }
@@ -660,7 +697,13 @@ impl ProcessSupervisor {
             (&mut running.err, &mut node.stderr),
         ] {
             if let Some(token) = pipe.as_ref().map(|p| p.token) {
-                drain_pipe(pipe, capture, usize::MAX, &self.poller);
+                drain_pipe(
+                    pipe,
+                    capture,
+                    usize::MAX,
+                    &self.poller,
+                    (name, &mut self.warnings),
+                );
                 self.sources.remove(&token);
                 if let Some(open) = pipe.take() {
                     self.poller.remove(open.stream.raw());
@@ -855,13 +898,15 @@ impl ProcessSupervisor {
     }
 }
 
-/// Reads what a pipe has (up to `budget` bytes) into its file and capture.
+/// Reads what a pipe has (up to `budget` bytes) into its file and capture;
+/// the first failure to write the file is reported into `warnings`.
 /// Returns true when the pipe is closed (and then removes it).
 fn drain_pipe(
     pipe: &mut Option<Pipe>,
     capture: &mut Capture,
     budget: usize,
     poller: &Poller,
+    (node, warnings): (&str, &mut Vec<String>),
 ) -> bool {
     let Some(open) = pipe.as_mut() else {
         return true;
@@ -878,8 +923,19 @@ fn drain_pipe(
             }
             Ok(n) => {
                 read += n;
-                // The file is best effort (a full disk must not stop the node).
-                let _ = open.file.write_all(&buf[..n]);
+                // The file is best effort (a full disk must not stop the
+                // node), but its first failure in a run is reported.
+                if let Err(e) = open.file.write_all(&buf[..n]) {
+                    if !open.write_failed {
+                        open.write_failed = true;
+                        warnings.push(format!(
+                            "cannot write the output of node {node} to {}: {e}; \
+                             it is incomplete there until the node restarts \
+                             (its last lines are still kept)",
+                            open.path
+                        ));
+                    }
+                }
                 capture.push(&buf[..n]);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
