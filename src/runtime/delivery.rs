@@ -9,11 +9,20 @@
 //! callers leave theirs to the running drainer. So every output is
 //! delivered once, in one global order, and no callback can deadlock the
 //! agent by calling back into it.
+//!
+//! Backpressure: callers that are not inside a callback and find the
+//! drainer more than [`MAX_QUEUED`] outputs behind wait (holding no lock)
+//! until it is down to half of that, so threads that hand over events
+//! faster than the callbacks take them cannot grow the queue without
+//! bound. A drainer that has delivered [`MAX_QUEUED`] outputs while such
+//! callers wait hands the delivery to one of them and returns, so no
+//! caller is kept delivering for the others for ever.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use std::sync::{Condvar, Mutex};
 
@@ -35,10 +44,15 @@ pub struct Callbacks {
     pub log: Option<LogSink>,
 }
 
+/// Outputs the drainer may be behind before callers wait for it.
+pub(crate) const MAX_QUEUED: usize = 4096;
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Output>,
     drainer: Option<u64>,
+    /// Callers waiting for the queue to shrink (backpressure).
+    waiting: usize,
 }
 
 thread_local! {
@@ -84,16 +98,46 @@ impl Delivery {
         }
         {
             let mut state = lock(&self.state);
-            if state.drainer.is_some() {
-                return; // another thread is delivering; it will get ours
+            let mut limit = MAX_QUEUED;
+            loop {
+                if state.drainer.is_none() {
+                    state.drainer = Some(thread_token());
+                    break;
+                }
+                // Another thread is delivering; it will get ours, unless
+                // it is far behind: then wait for room (or its hand-over).
+                if state.queue.len() <= limit || closed() {
+                    return;
+                }
+                limit = MAX_QUEUED / 2;
+                state.waiting += 1;
+                // A timeout, so that a free (which sets `closed` without
+                // this lock) is noticed without a wake-up of its own.
+                state = self
+                    .idle
+                    .wait_timeout(state, Duration::from_millis(10))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                state.waiting -= 1;
             }
-            state.drainer = Some(thread_token());
         }
+        let mut delivered = 0;
         loop {
             let item = {
                 let mut state = lock(&self.state);
+                if delivered >= MAX_QUEUED && state.waiting > 0 {
+                    // Hand the delivery over to a waiting caller.
+                    state.drainer = None;
+                    self.idle.notify_all();
+                    return;
+                }
                 match state.queue.pop_front() {
-                    Some(item) => item,
+                    Some(item) => {
+                        if state.queue.len() == MAX_QUEUED / 2 && state.waiting > 0 {
+                            self.idle.notify_all(); // room again
+                        }
+                        item
+                    }
                     None => {
                         state.drainer = None;
                         self.idle.notify_all();
@@ -101,6 +145,7 @@ impl Delivery {
                     }
                 }
             };
+            delivered += 1;
             if closed() {
                 continue; // dropped: the agent is being freed
             }
