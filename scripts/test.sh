@@ -112,8 +112,9 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
 # ---- Rust tests -------------------------------------------------------------
-step "cargo test (unit, behaviour, FFI, examples and benchmarks once)"
-cargo test --all-targets --quiet
+step "cargo test (unit, behaviour, FFI, hostile inputs, faults, examples and benchmarks once)"
+# The stress tests run at full size in release below; here a smaller round.
+ZMA_STRESS_REQUESTS=10000 cargo test --all-targets --quiet
 
 step "cargo test --doc"
 cargo test --doc --quiet
@@ -122,11 +123,12 @@ step "the FFI tests under Miri (those that start no process)"
 MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --quiet --test ffi
 
 step "the Rust test suite under AddressSanitizer (nightly)"
-# process_flood is left out: it measures RSS, which ASan's quarantine and
-# shadow memory make meaningless. The warning "ASan is ignoring requested
+# process_flood is left out and the stress tests skip their RSS bound
+# (ZMA_UNDER_ASAN): RSS is meaningless with ASan's quarantine and shadow
+# memory; the stress tests run a smaller round here. The warning "ASan is ignoring requested
 # __asan_handle_no_return" is expected: a node's child runs on its own
 # stack until execve, as posix_spawn's does.
-RUSTFLAGS="-Zsanitizer=address" ASAN_OPTIONS=detect_leaks=1 \
+ZMA_UNDER_ASAN=1 ZMA_STRESS_REQUESTS=5000 RUSTFLAGS="-Zsanitizer=address" ASAN_OPTIONS=detect_leaks=1 \
     cargo +nightly test --quiet --target x86_64-unknown-linux-gnu --target-dir target/asan \
     --lib --bins --tests -- --skip a_flood_of_output > "$out/asan.log" 2>&1 \
     || { cat "$out/asan.log"; exit 1; }
@@ -135,6 +137,15 @@ grep -c "^test result: ok" "$out/asan.log" | xargs printf '%s test binaries pass
 step "cargo deny check bans licenses sources"
 # (advisories need the RustSec database from GitHub, not reachable here)
 cargo deny check bans licenses sources
+
+# ---- stress and soak ----------------------------------------------------------
+step "stress: 8 threads x 100,000 mixed requests on one agent, each run mode (release)"
+cargo test --release --quiet --test stress
+
+step "soak: 2 minutes of mixed load with nodes coming and going; RSS, fds, threads flat"
+cargo build --release --quiet --bin zma-standin-node --example soak
+./target/release/examples/soak --minutes 2 > "$out/soak.log" 2>&1 || { cat "$out/soak.log"; exit 1; }
+grep -E "^minute|^soak: (baseline|OK)" "$out/soak.log" | tail -n 4
 
 # ---- the C library as C hosts see it ------------------------------------------
 step "include/zeek_mgmt_agent.h is what cbindgen $CBINDGEN_VERSION generates"

@@ -278,10 +278,14 @@ fn stress(mode: &Mode) {
     // Eight threads handing over events faster than one thread can
     // deliver them must be slowed down, not queued for without bound (the
     // queue once held every output of the run: 1.5 GB at 100,000 each).
-    assert!(
-        peak_rss < 256 * 1024,
-        "memory stays bounded under load: {summary}"
-    );
+    // (Under AddressSanitizer, whose quarantine keeps freed memory, RSS
+    // says nothing; the sanitizer run sets ZMA_UNDER_ASAN.)
+    if std::env::var_os("ZMA_UNDER_ASAN").is_none() {
+        assert!(
+            peak_rss < 256 * 1024,
+            "memory stays bounded under load: {summary}"
+        );
+    }
     if n >= 1_000 {
         // The mix reached the interesting paths.
         assert!(ledger.refused.load(Ordering::SeqCst) > 0, "{summary}");
