@@ -5,6 +5,7 @@ get_nodes, redeploys, standby, and no node outliving its agent."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Callable, Dict, List
 
@@ -15,7 +16,15 @@ from zeek_mgmt_agent import Agent, EventError, NodeStatus, Result
 
 
 def cmdline(pid: int) -> List[str]:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    """The process's argv. Right after its start (ready_after_ms 0) the new
+    program's arguments may not be in place yet: the vfork parent resumes
+    when the child drops the old memory, before execve has set up argv."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if raw or time.monotonic() > deadline:
+            return raw.decode().split("\0")[:-1]
+        time.sleep(0.005)
 
 
 def environ(pid: int) -> List[str]:
