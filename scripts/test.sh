@@ -6,8 +6,10 @@
 # quickstart (a real cluster, and simulated in every dialect and encoding),
 # the cross-checks against zeek-client, the Python package (pip install,
 # mypy --strict, its pytest suite, its asyncio example and benchmark once),
-# and the Go package (gofmt, go vet, go test -race, a GC stress build, the
-# dynamic build, its example, the benchmark once).
+# the Go package (gofmt, go vet, go test -race, a GC stress build, the
+# dynamic build, its example, the benchmark once), the hardening (hostile
+# inputs, faults, stress in release, a 2-minute soak, the suite under
+# AddressSanitizer, cargo deny) and 60 s of fuzzing per target.
 #
 # It installs what it needs when missing: the Rust toolchain (rustup) with
 # rustfmt and clippy, a nightly toolchain with Miri, the pinned cbindgen and
@@ -287,5 +289,9 @@ done
 
 step "Go package: the welcome round-trip benchmark once"
 (cd bindings/go && go test -run '^$' -bench WelcomeRoundTrip -benchtime 2000x ./... | grep ^Benchmark)
+
+# ---- fuzzing ------------------------------------------------------------------
+step "fuzzing: the Broker and plain decoders, the options parser, the engine; 60 s each"
+scripts/fuzz.sh 60 | sed -n '/==> summary/,$p'
 
 step "all tests passed"

@@ -33,6 +33,9 @@ pub(crate) enum Pending {
     Restart {
         reqid: String,
         node: String,
+        /// The create command of the process being restarted: a newer
+        /// deploy may have replaced the node by the time the answer comes.
+        create: Option<CommandId>,
     },
     GetNodesStatus {
         reqid: String,

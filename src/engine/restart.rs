@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::agent::Engine;
 use super::commands::Pending;
+use super::nodes::ManagedNode;
 use super::requests::{RequestKind, RestartState};
 use crate::model::{ResultRecord, State};
 use crate::supervisor::{Command, CommandId};
@@ -26,7 +27,11 @@ impl Engine {
         let mut results = Vec::new();
         let mut pending = BTreeMap::new();
         for node in self.target_nodes(&nodes) {
-            let Some(previous) = self.nodes.started_mut(&node).map(|m| m.node.state) else {
+            let Some((previous, create)) = self
+                .nodes
+                .started_mut(&node)
+                .map(|m| (m.node.state, m.create))
+            else {
                 results.push(
                     ResultRecord::failure(
                         &reqid,
@@ -42,6 +47,7 @@ impl Engine {
                 Pending::Restart {
                     reqid: reqid.clone(),
                     node: node.clone(),
+                    create,
                 },
             );
             self.set_state(&node, State::Pending);
@@ -60,8 +66,11 @@ impl Engine {
     }
 
     pub(crate) fn on_restarted(&mut self, id: CommandId, ok: bool) {
-        let Some(Pending::Restart { reqid, node }) =
-            self.take_pending(id, |p| matches!(p, Pending::Restart { .. }))
+        let Some(Pending::Restart {
+            reqid,
+            node,
+            create,
+        }) = self.take_pending(id, |p| matches!(p, Pending::Restart { .. }))
         else {
             return;
         };
@@ -80,8 +89,11 @@ impl Engine {
                 .for_node(&node)
         });
         let done = state.pending.is_empty();
+        // The answer is about the process the restart was for; a newer
+        // deploy may have replaced it with a node of the same name since.
+        let restarted = |m: &&mut ManagedNode| m.create == create;
         if ok {
-            if let Some(managed) = self.nodes.started_mut(&node) {
+            if let Some(managed) = self.nodes.started_mut(&node).filter(restarted) {
                 managed.restarts += 1;
                 managed.failure = None;
             }
@@ -91,6 +103,7 @@ impl Engine {
             if self
                 .nodes
                 .started_mut(&node)
+                .filter(restarted)
                 .is_some_and(|m| m.node.state == State::Pending)
             {
                 self.set_state(&node, previous);

@@ -1,0 +1,8 @@
+//! Arbitrary bytes -> `parse_options`: never a panic, every refusal with a
+//! message, and accepted options within their documented ranges.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use zeek_mgmt_agent_fuzz::checks::check_options;
+
+fuzz_target!(|data: &[u8]| check_options(data));
