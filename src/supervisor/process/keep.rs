@@ -7,25 +7,26 @@
 //! SIGPIPE. So the spawner thread, which started them, stays with them: it
 //! keeps copying their output into their `stdout` and `stderr` files and
 //! reaps each one when it exits, and ends when the last one is gone. They
-//! still die with the host process, as every node does.
+//! still die with the host process, as every node does: the spawner
+//! thread's watchdog guards them until the last one is reaped.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 
+use super::launch::NodeProcess;
 use crate::runtime::poller::Poller;
 
 /// A node the agent leaves running: its process and its output.
 pub(crate) struct Kept {
-    pub(crate) pid: i32,
-    pub(crate) pidfd: OwnedFd,
+    pub(crate) process: NodeProcess,
     /// (pipe read end, the file its output goes to).
     pub(crate) outputs: Vec<(File, File)>,
 }
 
 /// What the keeper watches, by token.
 enum Watched {
-    Exit { pid: i32, pidfd: OwnedFd },
+    Exit(NodeProcess),
     Output { pipe: File, file: File },
 }
 
@@ -35,17 +36,14 @@ pub(crate) fn keep(kept: Vec<Kept>) -> io::Result<()> {
     let poller = Poller::new()?;
     let mut watched: Vec<Option<Watched>> = Vec::new();
     for node in kept {
-        watched.push(Some(Watched::Exit {
-            pid: node.pid,
-            pidfd: node.pidfd,
-        }));
+        watched.push(Some(Watched::Exit(node.process)));
         for (pipe, file) in node.outputs {
             watched.push(Some(Watched::Output { pipe, file }));
         }
     }
     for (index, entry) in watched.iter().enumerate() {
         let fd = match entry {
-            Some(Watched::Exit { pidfd, .. }) => pidfd.as_raw_fd(),
+            Some(Watched::Exit(process)) => process.pidfd.as_raw_fd(),
             Some(Watched::Output { pipe, .. }) => pipe.as_raw_fd(),
             None => continue,
         };
@@ -59,14 +57,15 @@ pub(crate) fn keep(kept: Vec<Kept>) -> io::Result<()> {
                 continue;
             };
             let done = match watched.get_mut(index) {
-                Some(Some(Watched::Exit { pid, .. })) => reap(*pid),
+                // Reaped (or not ours to reap): done.
+                Some(Some(Watched::Exit(process))) => !matches!(process.try_wait(), Ok(None)),
                 Some(Some(Watched::Output { pipe, file })) => copy(pipe, file, &mut buf),
                 _ => false,
             };
             if done {
                 if let Some(Some(entry)) = watched.get_mut(index).map(Option::take) {
                     let fd = match &entry {
-                        Watched::Exit { pidfd, .. } => pidfd.as_raw_fd(),
+                        Watched::Exit(process) => process.pidfd.as_raw_fd(),
                         Watched::Output { pipe, .. } => pipe.as_raw_fd(),
                     };
                     poller.remove(fd);
@@ -75,14 +74,6 @@ pub(crate) fn keep(kept: Vec<Kept>) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Reaps an exited node; true once it is reaped (or not ours to reap).
-fn reap(pid: i32) -> bool {
-    let mut status = 0;
-    // SAFETY: waitpid writes the status into the integer given.
-    let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-    reaped != 0
 }
 
 /// Copies what a pipe has into its file; true once the pipe is closed.

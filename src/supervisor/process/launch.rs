@@ -26,7 +26,18 @@
 //!   kernel resumes the parent only then).
 //!
 //! `CLONE_PIDFD` hands back a pidfd with the pid, so there is no window in
-//! which the pid could be reused before it is watched.
+//! which the pid could be reused before it is watched, and the node is
+//! reaped through that pidfd (`waitid(P_PIDFD)`), never by its bare pid. A
+//! host that reaps every child itself (`waitpid(-1)`, or SIGCHLD ignored so
+//! that the kernel does) can still take a node's exit before the agent
+//! does; the status is then read from the pidfd (`PIDFD_GET_INFO`, Linux
+//! 6.15), which the kernel keeps for whoever holds one.
+//!
+//! Before it execs, the child closes every descriptor above its standard
+//! three (`close_range`), so nothing the host opened without close-on-exec
+//! leaks into a node, and registers itself with the supervisor's
+//! [`watchdog`](super::watchdog), which kills it if the host dies: the
+//! parent-death signal does not survive an exec that gains capabilities.
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
@@ -36,6 +47,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicI32, Ordering};
+
+use super::watchdog::{Slot, SlotRef};
 
 /// What the child writes to its standard error when it cannot pin its CPU.
 const CPU_WARNING: &[u8] = b"zeek-mgmt-agent: warning: could not pin the node to its CPU\n";
@@ -53,6 +66,8 @@ enum Step {
     Stdio = 3,
     Directory = 4,
     Exec = 5,
+    /// The host died while the node was being started.
+    HostGone = 6,
 }
 
 impl Step {
@@ -63,6 +78,7 @@ impl Step {
             Step::Stdio,
             Step::Directory,
             Step::Exec,
+            Step::HostGone,
         ]
         .into_iter()
         .find(|s| *s as i32 == code)
@@ -76,6 +92,7 @@ impl Step {
             Step::ParentDeathSignal => Some("cannot arm the parent-death signal"),
             Step::Stdio => Some("cannot connect the node's output pipes"),
             Step::Directory => Some("cannot change into the node directory"),
+            Step::HostGone => Some("the host process ended during the start"),
             Step::Exec => None,
         }
     }
@@ -91,11 +108,13 @@ pub(crate) struct Command<'a> {
     pub(crate) dir: RawFd,
     pub(crate) cpu: Option<usize>,
     pub(crate) parent_death_signal: bool,
+    /// The watchdog slot the child registers itself in before exec.
+    pub(crate) slot: Option<SlotRef>,
 }
 
 /// Everything the child reads, prepared in the parent. The pointer arrays
 /// point into the C strings beside them.
-struct Launch {
+struct Launch<'a> {
     program: CString,
     _argv: Vec<CString>,
     argv: Vec<*const libc::c_char>,
@@ -108,6 +127,10 @@ struct Launch {
     cpu: Option<libc::cpu_set_t>,
     parent_death_signal: bool,
     parent: libc::pid_t,
+    slot: Option<&'a Slot>,
+    /// Where the kernel stores the child's pidfd (`CLONE_PIDFD`), before
+    /// the child first runs: the child reads it to register itself.
+    pidfd: AtomicI32,
     failed_step: AtomicI32,
     failed_errno: AtomicI32,
 }
@@ -179,49 +202,110 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
 
 /// A started node process: its pid (not reaped until [`NodeProcess::
 /// try_wait`] or [`NodeProcess::wait`] says it exited, so the pid stays
-/// its own), a pidfd readable once it exits, and its output pipes.
+/// its own), a pidfd readable once it exits, its output pipes, and its
+/// watchdog slot.
 pub(crate) struct NodeProcess {
     pub(crate) pid: i32,
     pub(crate) pidfd: OwnedFd,
     pub(crate) stdout: Option<File>,
     pub(crate) stderr: Option<File>,
+    /// Freed just before the process is reaped, so the watchdog never
+    /// signals a pid that may be reused.
+    slot: Option<SlotRef>,
 }
 
 impl NodeProcess {
-    /// Sends SIGKILL to the process (not its group).
+    /// Sends SIGKILL to the process (not its group), through its pidfd.
     pub(crate) fn kill(&self) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our
-        // unreaped child.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        pidfd_send_signal(self.pidfd.as_raw_fd(), libc::SIGKILL);
     }
 
-    fn wait_with(&self, flags: libc::c_int) -> io::Result<Option<ExitStatus>> {
-        let mut status = 0;
-        loop {
-            // SAFETY: waitpid writes the status into the integer given.
-            let pid = unsafe { libc::waitpid(self.pid, &mut status, flags) };
-            match pid {
-                0 => return Ok(None),
-                p if p == self.pid => return Ok(Some(ExitStatus::from_raw(status))),
-                _ => {
-                    let e = io::Error::last_os_error();
-                    if e.kind() != io::ErrorKind::Interrupted {
-                        return Err(e);
-                    }
-                }
-            }
+    fn wait_with(&mut self, flags: libc::c_int) -> io::Result<Option<ExitStatus>> {
+        if flags & libc::WNOHANG != 0 && !pidfd_exited(self.pidfd.as_raw_fd()) {
+            return Ok(None);
         }
+        // It has exited (or we wait until it has): out of the watchdog's
+        // registry before its pid is released.
+        drop(self.slot.take());
+        wait_pidfd(self.pidfd.as_raw_fd(), flags)
     }
 
     /// The exit status, if the process has exited (then it is reaped).
-    pub(crate) fn try_wait(&self) -> io::Result<Option<ExitStatus>> {
+    pub(crate) fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         self.wait_with(libc::WNOHANG)
     }
 
     /// Waits for the process to exit and reaps it.
-    pub(crate) fn wait(&self) -> io::Result<ExitStatus> {
+    pub(crate) fn wait(&mut self) -> io::Result<ExitStatus> {
         self.wait_with(0)?
-            .ok_or_else(|| io::Error::other("waitpid returned no status"))
+            .ok_or_else(|| io::Error::other("waitid returned no status"))
+    }
+}
+
+/// Whether the process behind a pidfd has exited (its pidfd is readable).
+fn pidfd_exited(pidfd: RawFd) -> bool {
+    let mut fds = libc::pollfd {
+        fd: pidfd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one pollfd on our stack, without waiting.
+    unsafe { libc::poll(&mut fds, 1, 0) > 0 }
+}
+
+/// Sends `signal` to the process behind a pidfd; true if it was sent (the
+/// process exists and is not reaped).
+pub(crate) fn pidfd_send_signal(pidfd: RawFd, signal: libc::c_int) -> bool {
+    // SAFETY: pidfd_send_signal with no siginfo; no memory is passed.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        ) == 0
+    }
+}
+
+/// Reaps the child behind `pidfd` (`waitid(P_PIDFD)`, any kind of child),
+/// or with `WNOHANG` returns `None` while it runs.
+pub(crate) fn wait_pidfd(pidfd: RawFd, flags: libc::c_int) -> io::Result<Option<ExitStatus>> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is valid; waitid fills it in.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes into the siginfo_t given.
+        let done = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::__WALL | flags,
+            )
+        };
+        if done != 0 {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // Someone else reaped it: the kernel may still know how it
+                // ended.
+                Some(libc::ECHILD) => return exit_info(pidfd).map(Some).ok_or(e),
+                _ => return Err(e),
+            }
+        }
+        // SAFETY: filled in by waitid for an exited child.
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None); // WNOHANG, still running
+        }
+        // Back to a wait status: an exit code in the second byte, or the
+        // signal in the low bits (and the core flag).
+        let raw = match info.si_code {
+            libc::CLD_EXITED => (status & 0xff) << 8,
+            libc::CLD_DUMPED => (status & 0x7f) | 0x80,
+            _ => status & 0x7f,
+        };
+        return Ok(Some(ExitStatus::from_raw(raw)));
     }
 }
 
@@ -257,7 +341,7 @@ impl ChildStack {
     }
 
     /// The top of the stack (stacks grow down on every Linux target).
-    fn top(&self) -> *mut libc::c_void {
+    pub(crate) fn top(&self) -> *mut libc::c_void {
         // SAFETY: one past the end of the mapping, 16-byte aligned because
         // the mapping is page aligned and its size a multiple of 16.
         unsafe { self.base.cast::<u8>().add(STACK_BYTES).cast() }
@@ -289,7 +373,7 @@ pub(crate) fn block_all_signals() {
 
 /// Starts a node process. Returns once the child has exec'd (or failed
 /// to, with the step and the reason).
-pub(crate) fn start(command: &Command<'_>, stack: &ChildStack) -> io::Result<NodeProcess> {
+pub(crate) fn start(command: Command<'_>, stack: &ChildStack) -> io::Result<NodeProcess> {
     let (out_read, out_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
     let null = File::open("/dev/null")?;
@@ -333,48 +417,44 @@ pub(crate) fn start(command: &Command<'_>, stack: &ChildStack) -> io::Result<Nod
         parent_death_signal: command.parent_death_signal,
         // SAFETY: getpid has no preconditions.
         parent: unsafe { libc::getpid() },
+        slot: command.slot.as_ref().and_then(SlotRef::slot),
+        pidfd: AtomicI32::new(-1),
         failed_step: AtomicI32::new(0),
         failed_errno: AtomicI32::new(0),
     };
 
-    let mut pidfd: libc::c_int = -1;
     let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD;
     // SAFETY: `child` runs on `stack`, which nothing else uses while this
     // thread is suspended (CLONE_VFORK); it only reads `launch`, which
-    // outlives the call, and writes its atomics; it never returns. The
-    // kernel writes the pidfd into `pidfd` (CLONE_PIDFD uses the parent_tid
-    // argument).
+    // outlives the call, and writes its atomics and its watchdog slot; it
+    // never returns. The kernel writes the pidfd into `launch.pidfd`
+    // (CLONE_PIDFD uses the parent_tid argument) before the child runs.
     let pid = unsafe {
         libc::clone(
             child,
             stack.top(),
             flags,
             std::ptr::from_ref(&launch).cast_mut().cast(),
-            &mut pidfd as *mut libc::c_int,
+            launch.pidfd.as_ptr(),
         )
     };
     if pid < 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EAGAIN) {
-            return Err(hint(
-                e,
-                "the process limit, RLIMIT_NPROC or the system's, is reached",
-            ));
-        }
-        return Err(e);
+        return Err(clone_error());
     }
     // SAFETY: the kernel made this descriptor for us (CLONE_PIDFD).
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    let process = NodeProcess {
+    let pidfd = unsafe { OwnedFd::from_raw_fd(launch.pidfd.load(Ordering::Acquire)) };
+    let failed = Step::from_code(launch.failed_step.load(Ordering::Acquire))
+        .map(|step| (step, launch.failed_errno.load(Ordering::Acquire)));
+    drop(launch);
+    let mut process = NodeProcess {
         pid,
         pidfd,
         stdout: Some(File::from(out_read)),
         stderr: Some(File::from(err_read)),
+        slot: command.slot,
     };
     drop((stdin, out_write, err_write));
-    let step = launch.failed_step.load(Ordering::Acquire);
-    if let Some(step) = Step::from_code(step) {
-        let errno = launch.failed_errno.load(Ordering::Acquire);
+    if let Some((step, errno)) = failed {
         let _ = process.wait(); // it has _exit'ed: reap it
         let reason = io::Error::from_raw_os_error(errno);
         return Err(match step.describe() {
@@ -389,6 +469,46 @@ pub(crate) fn start(command: &Command<'_>, stack: &ChildStack) -> io::Result<Nod
         });
     }
     Ok(process)
+}
+
+/// `struct pidfd_info` of `<linux/pidfd.h>`, as first published (64
+/// bytes); `exit_code` (Linux 6.15) took the place of a spare field.
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    ids: [u32; 11],
+    exit_code: i32,
+}
+
+/// How the process behind `pidfd` ended (a wait status), if it has and the
+/// kernel kept it: readable even after someone else reaped it.
+fn exit_info(pidfd: RawFd) -> Option<ExitStatus> {
+    const PIDFD_INFO_EXIT: u64 = 1 << 3;
+    // _IOWR(PIDFS_IOCTL_MAGIC = 0xFF, 11, struct pidfd_info)
+    const PIDFD_GET_INFO: u64 =
+        (3 << 30) | ((std::mem::size_of::<PidfdInfo>() as u64) << 16) | (0xFF << 8) | 11;
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_EXIT,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: the ioctl fills in the struct given, whose size the request
+    // encodes.
+    let done = unsafe { libc::ioctl(pidfd, PIDFD_GET_INFO as _, &mut info) };
+    (done == 0 && info.mask & PIDFD_INFO_EXIT != 0).then(|| ExitStatus::from_raw(info.exit_code))
+}
+
+/// Why a `clone` just failed, with a hint where the cause is likely.
+pub(crate) fn clone_error() -> io::Error {
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EAGAIN) {
+        return hint(
+            e,
+            "the process limit, RLIMIT_NPROC or the system's, is reached",
+        );
+    }
+    e
 }
 
 /// `error` with a hint at its likely cause after it.
@@ -417,6 +537,32 @@ unsafe fn fail(launch: &Launch, step: Step) -> ! {
     libc::_exit(127)
 }
 
+/// Closes every descriptor above 2 in the child: `close_range` (Linux 5.9),
+/// else one by one up to the descriptor limit.
+///
+/// # Safety
+/// Only in the child, after its standard descriptors are in place.
+unsafe fn close_above_stdio() {
+    if libc::syscall(
+        libc::SYS_close_range,
+        3 as libc::c_uint,
+        libc::c_uint::MAX,
+        0,
+    ) == 0
+    {
+        return;
+    }
+    let mut limit: libc::rlimit = std::mem::zeroed();
+    let highest = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+        limit.rlim_cur.min(1 << 20) as libc::c_int
+    } else {
+        1 << 16
+    };
+    for fd in 3..highest {
+        libc::close(fd);
+    }
+}
+
 /// # Safety
 /// Only in the child of a `CLONE_VM | CLONE_VFORK` clone made by `start`,
 /// with every signal blocked.
@@ -440,14 +586,16 @@ unsafe fn child_steps(launch: &Launch) -> ! {
     if libc::setpgid(0, 0) != 0 {
         fail(launch, Step::ProcessGroup);
     }
-    if launch.parent_death_signal {
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-            fail(launch, Step::ParentDeathSignal);
-        }
-        // The host may have died before the signal was armed.
-        if libc::getppid() != launch.parent {
-            libc::_exit(1);
-        }
+    if launch.parent_death_signal && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+        fail(launch, Step::ParentDeathSignal);
+    }
+    if let Some(slot) = launch.slot {
+        slot.fill(libc::getpid(), launch.pidfd.load(Ordering::Acquire));
+    }
+    // The host may have died before the signal was armed or the watchdog
+    // knew this node (it then killed what it knew and left).
+    if (launch.parent_death_signal || launch.slot.is_some()) && libc::getppid() != launch.parent {
+        fail(launch, Step::HostGone);
     }
     // Before the dup2s: the directory's descriptor may itself be 0, 1 or 2
     // in a host that closed its stdio.
@@ -461,6 +609,7 @@ unsafe fn child_steps(launch: &Launch) -> ! {
             fail(launch, Step::Stdio);
         }
     }
+    close_above_stdio();
     if let Some(set) = &launch.cpu {
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0 {
             // Zeek's Supervisor also only warns; this lands in the node's
@@ -536,8 +685,9 @@ mod tests {
                 dir: dir.as_raw_fd(),
                 cpu: None,
                 parent_death_signal: true,
+                slot: None,
             };
-            let mut process = start(&command, &stack).unwrap();
+            let mut process = start(command, &stack).unwrap();
             let mut out = String::new();
             let mut err = String::new();
             std::io::Read::read_to_string(process.stdout.as_mut().unwrap(), &mut out).unwrap();
@@ -563,6 +713,7 @@ mod tests {
             Step::Stdio,
             Step::Directory,
             Step::Exec,
+            Step::HostGone,
         ] {
             assert_eq!(Step::from_code(step as i32), Some(step));
         }

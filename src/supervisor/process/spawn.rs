@@ -21,13 +21,16 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 
 use super::keep::{self, Kept};
 use super::launch::{self, ChildStack, NodeProcess};
 use super::layout::LAYOUT_FILE;
+use super::watchdog::{Registry, SlotRef, Watchdog};
 use crate::model::NodeConfig;
 
 /// Files a node directory holds.
@@ -291,10 +294,10 @@ pub(crate) fn process_start_time(pid: i32) -> Option<u64> {
     after.split(' ').nth(19)?.parse().ok()
 }
 
-/// Starts one node (on the spawner thread).
-fn exec(plan: &Plan, stack: &ChildStack) -> io::Result<NodeProcess> {
+/// Starts one node (on the spawner thread), registered in `slot`.
+fn exec(plan: &Plan, stack: &ChildStack, slot: SlotRef) -> io::Result<NodeProcess> {
     launch::start(
-        &launch::Command {
+        launch::Command {
             program: &plan.program,
             argv0: &plan.argv0,
             args: &plan.args,
@@ -302,17 +305,46 @@ fn exec(plan: &Plan, stack: &ChildStack) -> io::Result<NodeProcess> {
             dir: plan.dir.as_raw_fd(),
             cpu: plan.cpu,
             parent_death_signal: plan.parent_death_signal,
+            slot: Some(slot),
         },
         stack,
     )
 }
 
+/// What the spawner thread sets up at its first start: the stack children
+/// run on and the watchdog. An agent that never starts a node has neither.
+struct Equipment {
+    stack: ChildStack,
+    registry: Arc<Registry>,
+    /// Declared last: dropped (told to leave, and reaped) after the nodes
+    /// it guards are handed on or gone.
+    _watchdog: Watchdog,
+}
+
+impl Equipment {
+    /// Called on the spawner thread, which blocks every signal first (see
+    /// `launch`): the watchdog inherits that mask.
+    fn new() -> io::Result<Equipment> {
+        launch::block_all_signals();
+        let stack = ChildStack::new()?;
+        let registry = Registry::new();
+        let watchdog = Watchdog::start(Arc::clone(&registry)).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot start the node watchdog: {e}"))
+        })?;
+        Ok(Equipment {
+            stack,
+            registry,
+            _watchdog: watchdog,
+        })
+    }
+}
+
 /// Starts one node on the spawner thread. A child nobody waits for any
 /// more is killed and reaped, never leaked.
-fn start(plan: Plan, stack: &ChildStack, reply: mpsc::Sender<io::Result<NodeProcess>>) {
-    let started = exec(&plan, stack);
+fn start(plan: Plan, equipment: &Equipment, reply: mpsc::Sender<io::Result<NodeProcess>>) {
+    let started = exec(&plan, &equipment.stack, equipment.registry.reserve());
     drop(plan);
-    if let Err(mpsc::SendError(Ok(process))) = reply.send(started) {
+    if let Err(mpsc::SendError(Ok(mut process))) = reply.send(started) {
         process.kill();
         let _ = process.wait();
     }
@@ -330,7 +362,7 @@ impl Starting {
     }
 }
 
-/// Opens a pidfd for a process: readable once it has exited.
+/// Opens a pidfd for a process: readable once it has exited. Close-on-exec.
 pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
     // or -1; no memory is passed.
@@ -361,63 +393,82 @@ pub(crate) fn signal_group(pid: i32, signal: i32) {
     unsafe { libc::kill(-pid, signal) };
 }
 
-/// Sends `signal` to one process.
-pub(crate) fn signal_process(pid: i32, signal: i32) {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(pid, signal) };
-}
-
 /// Work for the spawner thread.
 enum Job {
     /// Start a node; the answer goes back on the channel.
     Start(Plan, mpsc::Sender<io::Result<NodeProcess>>),
     /// Look after nodes the freed agent leaves running (see `keep`).
     Keep(Vec<Kept>),
+    /// Test hook: panic on the spawner thread.
+    Panic,
 }
 
 /// The thread that starts every node of one supervisor.
 pub(crate) struct Spawner {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+    /// The thread panicked (and ended): the agent is unusable.
+    panicked: Arc<AtomicBool>,
+}
+
+/// The spawner thread's loop: jobs in order until the supervisor is gone.
+fn serve(queue: mpsc::Receiver<Job>) {
+    let mut equipment: Option<Equipment> = None;
+    for job in queue {
+        let (plan, reply) = match job {
+            Job::Start(plan, reply) => (plan, reply),
+            Job::Keep(kept) => {
+                let _ = keep::keep(kept);
+                continue;
+            }
+            Job::Panic => panic!("panic injected by a test on the spawner thread"),
+        };
+        if equipment.is_none() {
+            match Equipment::new() {
+                Ok(made) => equipment = Some(made),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    continue;
+                }
+            }
+        }
+        if let Some(equipment) = &equipment {
+            start(plan, equipment, reply);
+        }
+    }
 }
 
 impl Spawner {
     pub(crate) fn new() -> io::Result<Spawner> {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let panicked = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&panicked);
         let thread = thread::Builder::new()
             .name("zma-spawner".into())
             .spawn(move || {
-                // Set up at the first start (an agent that never starts a
-                // node does neither): every signal blocked on this thread
-                // for good, and the stack children run on.
-                let mut stack: Option<ChildStack> = None;
-                for job in queue {
-                    let (plan, reply) = match job {
-                        Job::Start(plan, reply) => (plan, reply),
-                        Job::Keep(kept) => {
-                            let _ = keep::keep(kept);
-                            continue;
-                        }
-                    };
-                    if stack.is_none() {
-                        launch::block_all_signals();
-                        match ChildStack::new() {
-                            Ok(made) => stack = Some(made),
-                            Err(e) => {
-                                let _ = reply.send(Err(e));
-                                continue;
-                            }
-                        }
-                    }
-                    if let Some(stack) = &stack {
-                        start(plan, stack, reply);
-                    }
+                // A panic here ends the thread (pending starts then fail
+                // with "the spawner thread is gone") and poisons the agent.
+                if catch_unwind(AssertUnwindSafe(|| serve(queue))).is_err() {
+                    flag.store(true, Ordering::SeqCst);
                 }
             })?;
         Ok(Spawner {
             jobs: Some(jobs),
             thread: Some(thread),
+            panicked,
         })
+    }
+
+    /// Whether the spawner thread panicked.
+    pub(crate) fn has_panicked(&self) -> bool {
+        self.panicked.load(Ordering::SeqCst)
+    }
+
+    /// Test hook: the spawner thread panics at its next job.
+    pub(crate) fn inject_panic(&self) {
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(Job::Panic);
+        }
     }
 
     /// Hands a node start to the spawner thread without waiting for it.
