@@ -4,19 +4,35 @@
 //! Each node directory records `<pid> <start time>` in its `pid` file. A
 //! process counts as a leftover only if it is alive, started at that very
 //! time (so a reused pid is never touched), and is named `zeek.<node>`.
+//! A pidfd is opened before those checks and every signal goes through it,
+//! so the process checked is the process signalled, even if it exits and
+//! its pid is reused in between.
 //! Leftovers are stopped, not adopted: their output went to pipes of the
 //! agent that is gone, so there is nothing safe to re-attach to.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::spawn::{pidfd_open, process_start_time, signal_group, signal_process, PID_FILE};
+use super::launch::pidfd_send_signal;
+use super::spawn::{pidfd_open, process_start_time, signal_group, PID_FILE};
 use crate::runtime::poller::Poller;
 
 pub(crate) struct Found {
     pub(crate) node: String,
     pub(crate) pid: i32,
+    /// Opened before the checks: the process they passed.
+    pidfd: OwnedFd,
+}
+
+impl Found {
+    /// Signals the process through its pidfd and, while that proves its
+    /// pid is still its own, its process group.
+    fn signal(&self, signal: libc::c_int) {
+        if pidfd_send_signal(self.pidfd.as_raw_fd(), signal) {
+            signal_group(self.pid, signal);
+        }
+    }
 }
 
 /// Live leftover node processes under `<state_dir>/nodes`.
@@ -39,11 +55,16 @@ pub(crate) fn find(state_dir: &str) -> Vec<Found> {
         ) else {
             continue;
         };
-        if pid > 1
-            && process_start_time(pid) == Some(start)
+        if pid <= 1 {
+            continue;
+        }
+        let Ok(pidfd) = pidfd_open(pid) else {
+            continue; // gone
+        };
+        if process_start_time(pid) == Some(start)
             && argv0(pid).as_deref() == Some(&format!("zeek.{node}"))
         {
-            found.push(Found { node, pid });
+            found.push(Found { node, pid, pidfd });
         }
     }
     found
@@ -57,32 +78,27 @@ pub(crate) fn stop(found: &[Found], grace: Duration, poller: &Poller) {
         .iter()
         .enumerate()
         .filter_map(|(i, f)| {
-            let pidfd = pidfd_open(f.pid).ok()?;
             let token = u64::MAX - i as u64;
-            poller.add(pidfd.as_raw_fd(), token).ok()?;
-            signal_group(f.pid, libc::SIGTERM);
-            Some((token, f.pid, pidfd))
+            poller.add(f.pidfd.as_raw_fd(), token).ok()?;
+            f.signal(libc::SIGTERM);
+            Some((token, f))
         })
         .collect();
-    let mut alive: Vec<_> = watched
-        .iter()
-        .map(|(token, pid, _)| (*token, *pid))
-        .collect();
+    let mut alive = watched.clone();
     let started = Instant::now();
     let mut killed = false;
     while !alive.is_empty() && started.elapsed() < grace + Duration::from_secs(5) {
         if !killed && started.elapsed() >= grace {
-            for (_, pid) in &alive {
-                signal_group(*pid, libc::SIGKILL);
-                signal_process(*pid, libc::SIGKILL);
+            for (_, found) in &alive {
+                found.signal(libc::SIGKILL);
             }
             killed = true;
         }
         let ready = poller.wait(Some(Duration::from_millis(50)));
         alive.retain(|(token, _)| !ready.contains(token));
     }
-    for (_, _, pidfd) in &watched {
-        poller.remove(pidfd.as_raw_fd());
+    for (_, found) in &watched {
+        poller.remove(found.pidfd.as_raw_fd());
     }
 }
 

@@ -16,14 +16,17 @@
 
 mod backoff;
 mod capture;
-#[allow(unsafe_code)] // waitpid: process supervision
 mod keep;
 #[allow(unsafe_code)] // clone/exec in a child sharing our memory: process spawning
 mod launch;
 pub(crate) mod layout;
 mod leftovers;
+#[allow(unsafe_code)] // flock
+mod lock;
 #[allow(unsafe_code)] // descriptors, pidfds, signals: process spawning
 mod spawn;
+#[allow(unsafe_code)] // a process sharing our memory that outlives us: process supervision
+mod watchdog;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -160,13 +163,17 @@ pub struct ProcessSupervisor {
     pub stopped_leftovers: Vec<String>,
     /// Failures that fail no command, for the log (see `take_warnings`).
     warnings: Vec<String>,
+    /// This agent's hold on the state directory.
+    _lock: lock::StateLock,
 }
 
 impl ProcessSupervisor {
-    /// A supervisor whose nodes live under `state_dir/nodes`. Processes an
-    /// earlier agent left running there are stopped first (SIGTERM, SIGKILL
-    /// after `stop_grace_ms`): this call waits for that, so it takes up to
-    /// the grace period when there are any, and no duplicate ever starts.
+    /// A supervisor whose nodes live under `state_dir/nodes`. It locks the
+    /// state directory for its life, and fails if another agent holds it.
+    /// Processes an earlier agent left running there are stopped first
+    /// (SIGTERM, SIGKILL after `stop_grace_ms`): this call waits for that,
+    /// so it takes up to the grace period when there are any, and no
+    /// duplicate ever starts.
     pub fn new(
         options: ProcessOptions,
         node_ready: NodeReady,
@@ -175,6 +182,7 @@ impl ProcessSupervisor {
         parent_death_signal: bool,
         poller: Arc<Poller>,
     ) -> io::Result<ProcessSupervisor> {
+        let lock = lock::acquire(state_dir)?;
         let program = spawn::resolve_program(&options.zeek, std::env::var_os("PATH"));
         let zeekpath_tail = match &program {
             Ok(p) => spawn::zeekpath_tail(p, std::env::var("ZEEKPATH").ok()),
@@ -195,6 +203,7 @@ impl ProcessSupervisor {
             stopped_leftovers: Vec::new(),
             warnings: Vec::new(),
             options,
+            _lock: lock,
         };
         let found = leftovers::find(state_dir);
         leftovers::stop(
@@ -213,6 +222,18 @@ impl ProcessSupervisor {
     /// output or pid file that cannot be written, why a restart failed.
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
+    }
+
+    /// Whether a panic ended the spawner thread (the agent is then
+    /// unusable and poisons itself).
+    pub fn has_panicked(&self) -> bool {
+        self.spawner.has_panicked()
+    }
+
+    /// Test hook: the spawner thread panics at its next job.
+    #[doc(hidden)]
+    pub fn inject_spawner_panic(&self) {
+        self.spawner.inject_panic();
     }
 
     /// The program nodes run (or why it could not be found).
@@ -393,7 +414,7 @@ impl ProcessSupervisor {
         }
         let mut running = match self.register(process, stdout, stderr) {
             Ok(running) => running,
-            Err((e, process)) => {
+            Err((e, mut process)) => {
                 process.kill();
                 let _ = process.wait();
                 return Err(format!("cannot watch node {}: {e}", node.config.name));
@@ -682,14 +703,16 @@ impl ProcessSupervisor {
             return;
         };
         let status = match running.process.try_wait() {
-            Ok(Some(status)) => status,
+            Ok(Some(status)) => Some(status),
             Ok(None) => {
                 // Not reaped yet (a spurious wakeup): keep watching.
                 node.phase = Phase::Up(running);
                 self.nodes.insert(name.to_owned(), node);
                 return;
             }
-            Err(_) => ExitStatus::default(),
+            // Reaped behind our back and the kernel kept no status (see
+            // `launch::wait_pidfd`): say so rather than invent one.
+            Err(_) => None,
         };
         // What it wrote just before dying is still in the pipes.
         for (pipe, capture) in [
@@ -737,7 +760,7 @@ impl ProcessSupervisor {
     fn crashed(
         &mut self,
         node: &mut Node,
-        status: &ExitStatus,
+        status: &Option<ExitStatus>,
         outputs: NodeOutputs,
         now: Time,
         reports: &mut Vec<Report>,
@@ -851,11 +874,7 @@ impl ProcessSupervisor {
                 self.poller.remove(pipe.stream.raw());
                 outputs.push((pipe.stream.0, pipe.file));
             }
-            kept.push(keep::Kept {
-                pid: process.pid,
-                pidfd: process.pidfd,
-                outputs,
-            });
+            kept.push(keep::Kept { process, outputs });
         }
         self.sources.clear();
         self.spawner.leave_running(kept);
@@ -945,8 +964,14 @@ fn drain_pipe(
     false
 }
 
-fn describe(status: &ExitStatus) -> String {
+fn describe(status: &Option<ExitStatus>) -> String {
     use std::os::unix::process::ExitStatusExt;
+    let Some(status) = status else {
+        return "an exit status the agent could not read: the host process reaped the node \
+                (it ignores SIGCHLD or waits for all its children), and this kernel keeps \
+                no exit status for pidfds (Linux < 6.15)"
+            .to_owned();
+    };
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit status {code}"),
         (None, Some(signal)) => format!("killed by signal {signal}"),
