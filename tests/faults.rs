@@ -107,11 +107,13 @@ fn f1a_nproc_makes_node_starts_fail() {
         "cannot create the agent's process supervisor: Resource temporarily unavailable (os error 11)",
         "{all}"
     );
-    // Starting nodes at the limit: every create fails, naming the limit.
+    // Starting nodes at the limit: every create fails, naming the limit
+    // (the first start, which also starts the node watchdog, fails there).
     let cannot = |node: &str| {
         format!(
-            "failed to create node {node}: cannot start {STANDIN}: Resource temporarily \
-             unavailable (os error 11) (the process limit, RLIMIT_NPROC or the system's, is reached)"
+            "failed to create node {node}: cannot start {STANDIN}: cannot start the node \
+             watchdog: Resource temporarily unavailable (os error 11) (the process limit, \
+             RLIMIT_NPROC or the system's, is reached)"
         )
     };
     assert_eq!(
@@ -339,29 +341,28 @@ fn f2a_state_dir_that_cannot_be_created() {
         (
             file.join("state"),
             format!(
-                "cannot create {}/state/nodes: Not a directory (os error 20)",
+                "cannot create state directory {}/state: Not a directory (os error 20)",
                 file.display()
             ),
         ),
         (
             sys.clone(),
             format!(
-                "cannot create {}/nodes: Operation not permitted (os error 1)",
+                "cannot create state directory {}: Operation not permitted (os error 1)",
                 sys.display()
             ),
         ),
     ];
+    // The agent locks its state directory when it is created, so a state
+    // directory it cannot make is refused then, naming it.
     for (state_dir, reason) in cases {
         if state_dir.starts_with("/sys") && !Path::new("/sys/kernel").exists() {
             continue; // no sysfs here
         }
         case(std::slice::from_ref(&w), || {
-            let host = Host::in_dir(state_dir.clone(), "", "");
-            host.send(&deploy("r1", "c1", &[worker(&w)]));
-            let response = host.await_response("r1", LONG);
-            let expected = format!("failed to create node {w}: {reason}");
-            assert_eq!(first_result(&response), (expected.clone(), false));
-            assert_eq!(notify_errors(&host), [expected]);
+            let refused = Host::try_in_dir(state_dir.clone(), "", "").err();
+            let expected = format!("cannot create the agent's process supervisor: {reason}");
+            assert_eq!(refused, Some(expected));
         });
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
@@ -386,7 +387,7 @@ fn f2b_state_dir_not_writable() {
     let dir = outcome["dir"].as_str().unwrap();
     assert_eq!(
         outcome["under_read_only"],
-        json!({w.clone(): format!("failed to create node {w}: cannot create {dir}/read-only/state/nodes: Permission denied (os error 13)")}),
+        json!(format!("cannot create the agent's process supervisor: cannot create state directory {dir}/read-only/state: Permission denied (os error 13)")),
         "{all}"
     );
     assert_eq!(
@@ -394,7 +395,7 @@ fn f2b_state_dir_not_writable() {
         json!({w.clone(): format!("failed to create node {w}: cannot write {dir}/own/nodes/{w}/cluster-layout.zeek: Permission denied (os error 13)")}),
         "{all}"
     );
-    assert_eq!(outcome["notify_errors"], json!([1, 1]), "{all}");
+    assert_eq!(outcome["notify_errors"], json!([1]), "{all}");
     assert_eq!(outcome["leaks"], json!([]), "{all}");
     assert!(node_processes(&[w]).is_empty());
     // Its read-only directory is root's to remove.
@@ -417,11 +418,9 @@ fn read_only_child() -> Value {
     let before = usage();
     let w = node("w1");
 
-    let host = Host::in_dir(read_only.join("state"), "", "");
-    host.send(&deploy("r1", "c1", &[worker(&w)]));
-    let under_read_only = errors_by_node(&host.await_response("r1", LONG));
-    let first_errors = notify_errors(&host).len();
-    drop(host);
+    let under_read_only = Host::try_in_dir(read_only.join("state"), "", "")
+        .err()
+        .unwrap_or_default();
 
     let node_dir = own.join("nodes").join(&w);
     std::fs::create_dir_all(&node_dir).unwrap();
@@ -437,7 +436,7 @@ fn read_only_child() -> Value {
     json!({
         "pid": std::process::id(), "uid": uid, "dir": dir.display().to_string(),
         "under_read_only": under_read_only, "node_dir_read_only": node_dir_read_only,
-        "notify_errors": [first_errors, second_errors],
+        "notify_errors": [second_errors],
         "leaks": leaks(&before, &names),
     })
 }

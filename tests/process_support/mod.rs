@@ -51,6 +51,11 @@ impl Host {
     }
 
     pub fn in_dir(state_dir: PathBuf, supervisor: &str, extra: &str) -> Host {
+        Host::try_in_dir(state_dir, supervisor, extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`Host::in_dir`], or why the agent could not be created.
+    pub fn try_in_dir(state_dir: PathBuf, supervisor: &str, extra: &str) -> Result<Host, String> {
         let mut options = serde_json::json!({
             "name": "instance-1", "dialect": "zeek7", "encoding": "plain",
             "state_dir": state_dir.display().to_string(),
@@ -69,7 +74,7 @@ impl Host {
         let options =
             parse_options(Some(&options), &|_| None, &|| "0123456789abcdef".to_owned()).unwrap();
         let polled = options.mode == zeek_mgmt_agent::options::Mode::Polled;
-        let agent = Agent::new(options).unwrap();
+        let agent = Agent::new(options).map_err(|e| e.to_string())?;
         let sent: Arc<Mutex<Vec<Sent>>> = Arc::default();
         let logs: Arc<Mutex<Vec<String>>> = Arc::default();
         let sink = |kind: &'static str| {
@@ -92,14 +97,14 @@ impl Host {
             c.publish = sink("publish");
             c.log = Some(log_sink);
         });
-        Host {
+        Ok(Host {
             agent: Some(agent),
             sent,
             logs,
             state_dir,
             started: Instant::now(),
             polled,
-        }
+        })
     }
 
     pub fn runtime(&self) -> &Arc<zeek_mgmt_agent::runtime::Runtime> {
