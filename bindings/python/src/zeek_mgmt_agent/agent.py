@@ -14,10 +14,17 @@ Design (after wasmtime-py and rustls-ffi):
   :meth:`Agent.poll`, :meth:`Agent.events`, request or :meth:`Agent.close`
   (reading :meth:`Agent.state` or :attr:`Agent.next_timeout_ms` does not
   raise it). Several are raised one per call, in order.
+* Every call holds the agent's :class:`~zeek_mgmt_agent._gate.Gate` shared
+  and :meth:`Agent.close` takes it exclusively (``zma_agent_free`` must not
+  race with other calls): close refuses new calls with :class:`~zeek_mgmt_agent.
+  errors.ClosedError` at once, waits for the calls other threads have in
+  flight, then frees. From inside a callback or a call on the same agent it
+  does not wait for its own thread (see ``_gate``). No callback starts once
+  close was called.
 * :meth:`Agent.close` is idempotent; a ``weakref.finalize`` (which also runs
-  at interpreter exit) frees an agent nobody closed, and ``__del__`` is the
-  last resort. A closed agent raises :class:`~zeek_mgmt_agent.errors.
-  ClosedError`.
+  at interpreter exit) frees an agent nobody closed, waiting at most
+  ``_FINALIZE_WAIT_S`` for calls in flight, and ``__del__`` is the last
+  resort.
 * ctypes releases the GIL for every call into the library, and the library
   calls back with none of its locks held, so Python threads and the
   library's own thread never deadlock.
@@ -39,6 +46,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
 
 from . import _broker, _raw
+from ._gate import Gate
 from .errors import (
     AgentError,
     AgentIOError,
@@ -71,6 +79,9 @@ LOG = logging.getLogger("zeek_mgmt_agent")
 _DEFAULT_WAIT_S = 30.0
 #: How often a polled wait looks whether another thread closed the agent.
 _CLOSE_CHECK_S = 0.1
+#: How long the finalizer waits for calls in flight (daemon threads at
+#: interpreter exit) before it leaves the free to the last of them.
+_FINALIZE_WAIT_S = 5.0
 
 _request_ids = itertools.count(1)
 
@@ -82,7 +93,8 @@ class _Inbox:
     thread, the library's own included.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
         self.lock = threading.Lock()
         self.callbacks: Dict[str, Optional[EventCallback]] = {RESPONSE: None, NOTIFICATION: None, PUBLISH: None}
         self.on_log: Optional[LogCallback] = None
@@ -158,24 +170,30 @@ def _inbox(user_data: Optional[int]) -> Optional[_Inbox]:
 def _event_trampoline(channel: str) -> Any:
     def trampoline(user_data: Optional[int], topic: bytes, event_json: bytes) -> None:
         inbox = _inbox(user_data)
-        if inbox is None:
-            return  # the agent is being freed
+        if inbox is None or inbox.gate.closing:
+            return  # the agent is being closed: no callback starts any more
+        inbox.gate.callback_started()
         try:
             inbox.deliver(Event(channel, topic.decode("utf-8"), event_json.decode("utf-8")))
         except BaseException as error:  # noqa: BLE001 - never into ctypes
             inbox.keep(error)
+        finally:
+            inbox.gate.callback_ended()
 
     return _raw.EVENT_FN(trampoline)
 
 
 def _log_trampoline(user_data: Optional[int], level: int, message: bytes) -> None:
     inbox = _inbox(user_data)
-    if inbox is None:
+    if inbox is None or inbox.gate.closing:
         return
+    inbox.gate.callback_started()
     try:
         inbox.log(LogRecord(level, message.decode("utf-8", "replace")))
     except BaseException as error:  # noqa: BLE001 - never into ctypes
         inbox.keep(error)
+    finally:
+        inbox.gate.callback_ended()
 
 
 # Module-level, alive for as long as the module: the library may call them
@@ -188,11 +206,17 @@ _TRAMPOLINES = {
 _LOG_TRAMPOLINE = _raw.LOG_FN(_log_trampoline)
 
 
-def _release(pointer: int, inbox_id: int) -> None:
-    """Frees an agent (the finalizer: references nothing of the Agent)."""
-    _raw.library().zma_agent_free(pointer)
-    with _registry_lock:
-        _registry.pop(inbox_id, None)
+class _Release:
+    """Frees one agent, for its :class:`Gate` (references nothing of the
+    Agent, so the finalizer may hold it)."""
+
+    def __init__(self, inbox_id: int) -> None:
+        self.inbox_id = inbox_id
+
+    def __call__(self, pointer: int) -> None:
+        _raw.library().zma_agent_free(pointer)
+        with _registry_lock:
+            _registry.pop(self.inbox_id, None)
 
 
 def _option_value(value: Any) -> Any:
@@ -235,13 +259,13 @@ class Agent:
         if not pointer:
             message = _raw.take_string(error) or _raw.last_error()
             raise _creation_error(message)
-        self._pointer: Optional[int] = pointer
         self._lib = lib
-        self._inbox = _Inbox()
         self._id = next(_inbox_ids)
+        self._gate = Gate(pointer, _Release(self._id))
+        self._inbox = _Inbox(self._gate)
         with _registry_lock:
             _registry[self._id] = weakref.ref(self._inbox)
-        self._finalizer = weakref.finalize(self, _release, pointer, self._id)
+        self._finalizer = weakref.finalize(self, self._gate.close, _FINALIZE_WAIT_S)
         self._started = time.monotonic()
         user_data = ctypes.c_void_p(self._id)
         for channel, setter in (
@@ -260,22 +284,35 @@ class Agent:
 
     def close(self) -> None:
         """Frees the agent: stops its thread and (unless ``stop_nodes_on_free``
-        is false) every node it runs. No callback runs after this returns.
-        Closing again does nothing. Raises a callback exception still kept."""
-        if self._pointer is not None:
-            self._pointer = None
-            self._finalizer()
-            with self._inbox.lock:
-                waiters = list(self._inbox.waiters.values())
-                self._inbox.waiters.clear()
-            for waiter in waiters:
-                waiter.done.set()  # no event: the waiting thread raises ClosedError
+        is false) every node it runs. Raises a callback exception still kept.
+
+        Safe to call from any thread, while other threads use the agent, and
+        any number of times: from the moment it is called, every new call
+        raises :class:`~zeek_mgmt_agent.errors.ClosedError` and no callback
+        starts; it waits for the calls other threads have in flight, frees
+        the agent, and returns (concurrent close() calls all return once it
+        is freed). From inside a callback, or from a thread that is in a call
+        on this agent, it does not wait: it frees the agent at once if no
+        other thread is in a call, else the last of those calls frees it as
+        it returns.
+        """
+        self._gate.refuse()
+        # Threads waiting for an answer raise ClosedError now, not once the
+        # free is done. A request that registers its waiter after this finds
+        # its call refused.
+        with self._inbox.lock:
+            waiters = list(self._inbox.waiters.values())
+            self._inbox.waiters.clear()
+        for waiter in waiters:
+            waiter.done.set()  # no event: the waiting thread raises ClosedError
+        self._gate.close()
+        self._finalizer.detach()
         self._raise_kept()
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
-        return self._pointer is None
+        return self._gate.closing
 
     def __enter__(self) -> "Agent":
         return self
@@ -289,11 +326,6 @@ class Agent:
         finalizer = getattr(self, "_finalizer", None)
         if finalizer is not None:
             finalizer()
-
-    def _live(self) -> int:
-        if self._pointer is None:
-            raise ClosedError("the agent is closed")
-        return self._pointer
 
     def _raise_kept(self) -> None:
         error = self._inbox.take_error()
@@ -369,8 +401,9 @@ class Agent:
         :class:`~zeek_mgmt_agent.errors.JsonError`, ... with the library's
         message; nothing changed then.
         """
-        pointer = self._live()
-        self._call(self._lib.zma_agent_handle_request(pointer, self._encode(event)))
+        with self._gate as pointer:
+            status = self._lib.zma_agent_handle_request(pointer, self._encode(event))
+        self._call(status)
 
     def _encode(self, event: Inbound) -> bytes:
         if isinstance(event, bytes):
@@ -414,22 +447,25 @@ class Agent:
     def poll(self, now_ms: Optional[int] = None) -> None:
         """Polled mode: advances timers to ``now_ms`` (default :meth:`now_ms`)
         and collects node exits and output."""
-        pointer = self._live()
-        now = self.now_ms() if now_ms is None else now_ms
-        if not 0 <= now < 1 << 64:
-            raise ValueError(f"now_ms must be between 0 and 2**64 - 1, not {now}")
-        self._call(self._lib.zma_agent_poll(pointer, now))
+        with self._gate as pointer:
+            now = self.now_ms() if now_ms is None else now_ms
+            if not 0 <= now < 1 << 64:
+                raise ValueError(f"now_ms must be between 0 and 2**64 - 1, not {now}")
+            status = self._lib.zma_agent_poll(pointer, now)
+        self._call(status)
 
     @property
     def next_timeout_ms(self) -> Optional[int]:
         """Polled mode: when the next deadline is (in :meth:`poll`'s clock), or None."""
-        value = self._lib.zma_agent_next_timeout_ms(self._live())
+        with self._gate as pointer:
+            value = self._lib.zma_agent_next_timeout_ms(pointer)
         return None if value < 0 else int(value)
 
     def fileno(self) -> int:
         """Polled mode: a descriptor readable when :meth:`poll` has work, for
         ``selectors`` and ``asyncio`` (``loop.add_reader``)."""
-        fd = int(self._lib.zma_agent_fd(self._live()))
+        with self._gate as pointer:
+            fd = int(self._lib.zma_agent_fd(pointer))
         if fd < 0:
             raise StateError("a threaded agent has no descriptor (fileno is for polled mode)")
         return fd
@@ -439,7 +475,9 @@ class Agent:
     def state(self) -> Dict[str, Any]:
         """A snapshot of the agent: name, dialect, config_id, nodes, pending requests."""
         out = ctypes.c_void_p()
-        check(self._lib.zma_agent_state_json(self._live(), ctypes.byref(out)))
+        with self._gate as pointer:
+            status = self._lib.zma_agent_state_json(pointer, ctypes.byref(out))
+        check(status)
         value: Dict[str, Any] = json.loads(_raw.take_string(out))
         return value
 
