@@ -738,3 +738,70 @@ fn an_answered_request_leaves_no_timer_behind() {
         assert_eq!(h.engine.poll_timeout(), None, "{}", h.label());
     }
 }
+
+/// An input the engine refuses changes nothing, even when timers are due
+/// at its time: the refusal is decided before any timer fires, so the
+/// overdue request is still pending afterwards, nothing was emitted, and
+/// the next accepted call (here the host's timeout call) fires it.
+#[test]
+fn a_refused_input_fires_no_due_timer() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        // g1 is due at 5000, g2 at 8000.
+        h.send(Event::GetNodesRequest { reqid: "g1".into() });
+        h.advance(3000);
+        h.send(Event::GetNodesRequest { reqid: "g2".into() });
+        // Time passes g1's deadline without the host calling in.
+        h.now = Time::from_millis(6000);
+        let duplicate = zeek_mgmt_agent::wire::encode(
+            &Event::GetNodesRequest { reqid: "g2".into() },
+            AGENT_TOPIC,
+            encoding,
+            dialect,
+        );
+        let refused = [
+            ("not JSON", "{\"event\": ".to_owned()),
+            (
+                "an unknown event",
+                r#"{"event": "no_such_request", "args": {"reqid": "x"}}"#.to_owned(),
+            ),
+            (
+                "an event not for the agent",
+                r#"{"event": "deploy_response", "args": {"reqid": "r", "results": []}}"#.to_owned(),
+            ),
+            ("a duplicate request id", duplicate),
+        ];
+        let before = h.engine.state().to_json();
+        assert!(before.contains("\"g1\""), "{before}");
+        let sent_before = h.sent.len();
+        for (what, json) in &refused {
+            let refusal = h.send_json(json);
+            assert!(refusal.is_err(), "{}: {what} was taken", h.label());
+            assert_eq!(
+                (h.engine.state().to_json(), h.sent.len()),
+                (before.clone(), sent_before),
+                "{}: refusing {what} changed the state or emitted something",
+                h.label()
+            );
+        }
+        // The host's next call fires the overdue timer: g1 times out, once.
+        let sent = h.advance(0);
+        let answers: Vec<_> = sent
+            .iter()
+            .filter(|s| s.channel == Channel::Response)
+            .map(|s| {
+                (
+                    s.event.reqid().unwrap().to_owned(),
+                    result(&s.event).error.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            answers,
+            [("g1".to_owned(), Some("request timed out".to_owned()))],
+            "{}",
+            h.label()
+        );
+        assert_eq!(h.engine.poll_timeout(), Some(Time::from_millis(8000)));
+    }
+}
