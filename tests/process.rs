@@ -722,3 +722,71 @@ fn restart_delays_grow_as_a_node_keeps_crashing() {
     }
     assert_eq!(delays, expected, "restart delays after successive crashes");
 }
+
+/// The `pipe:[inode]` targets of a process's descriptors.
+fn pipes_of(pid: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|t| t.display().to_string())
+        .filter(|t| t.starts_with("pipe:"))
+        .collect()
+}
+
+/// The agent keeps the read ends of its nodes' output pipes open in the
+/// host's process; they must be close-on-exec, or every program the host
+/// starts (not only nodes) inherits them, holding them open.
+#[test]
+fn node_output_pipes_do_not_leak_into_other_programs() {
+    let host = Host::new("cloexec", "", "");
+    host.send(&deploy(
+        "r1",
+        "c1",
+        &[json!({"name": "cloexec-w", "role": "WORKER"})],
+    ));
+    assert!(all_succeeded(&host.await_response("r1", LONG)));
+    let pid = host.pid("cloexec-w").unwrap();
+    let node_pipes: Vec<String> = [1, 2]
+        .iter()
+        .map(|fd| {
+            std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        node_pipes.iter().all(|p| p.starts_with("pipe:")),
+        "{node_pipes:?}"
+    );
+    // The agent reads them here, in this process.
+    let ours = pipes_of("self");
+    assert!(
+        node_pipes.iter().all(|p| ours.contains(p)),
+        "{node_pipes:?} not open in the host: {ours:?}"
+    );
+    // An unrelated program the host starts meanwhile.
+    let mut other = std::process::Command::new("sleep")
+        .arg("60")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // `spawn` returns once the program was executed: its descriptors are
+    // what it inherited.
+    let inherited = pipes_of(&other.id().to_string());
+    other.kill().unwrap();
+    other.wait().unwrap();
+    let leaked: Vec<&String> = node_pipes
+        .iter()
+        .filter(|p| inherited.contains(p))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the node's output pipes {leaked:?} leaked into another program"
+    );
+}
