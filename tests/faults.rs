@@ -16,7 +16,7 @@ mod faults_support;
 mod process_support;
 
 use std::ffi::{c_char, c_void, CStr, CString};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,9 @@ use serde_json::{json, Value};
 use zeek_mgmt_agent::ffi::*;
 
 const LONG: Duration = Duration::from_secs(20);
+/// Generous: a bounded wait this long only runs out on a real hang, never
+/// because the machine is slow or busy.
+const HANG: Duration = Duration::from_secs(60);
 const NOTIFY_ERROR: &str = "Management::Agent::API::notify_error";
 
 /// The (error, success) of a response's first result.
@@ -658,10 +661,29 @@ fn f3c_node_files_replaced() {
                 "dir" => std::fs::create_dir(&path).unwrap(),
                 _ => std::os::unix::fs::symlink(&target, &path).unwrap(),
             }
-            let started = Instant::now();
+            // No hang on the FIFO: opening it for writing would block until
+            // a reader comes, and none comes unless the agent hangs for
+            // HANG; then this watchdog opens it for reading (so the agent
+            // goes on and the test can fail instead of hanging).
+            let (done, finished) = std::sync::mpsc::channel::<()>();
+            let fifo = (kind == "fifo").then(|| path.clone());
+            let watchdog = std::thread::spawn(move || match finished.recv_timeout(HANG) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => fifo.map(|fifo| {
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_NONBLOCK)
+                        .open(fifo)
+                }),
+                _ => None,
+            });
             host.send(&deploy("r1", "c1", &[worker(&w)]));
-            let response = host.await_response("r1", LONG);
-            assert!(started.elapsed() < Duration::from_secs(5), "no hang");
+            let response = host.await_response("r1", HANG);
+            done.send(()).unwrap();
+            let rescued = watchdog.join().unwrap();
+            assert!(
+                rescued.is_none(),
+                "the agent hung on the {kind} until a reader opened it"
+            );
             if reason.is_empty() {
                 assert!(all_succeeded(&response), "{response}");
                 assert!(alive(host.pid(&w).unwrap()));
