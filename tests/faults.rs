@@ -723,7 +723,9 @@ const FSIZE: u64 = 64 * 1024;
 /// Output files that cannot grow (RLIMIT_FSIZE in a child, SIGXFSZ
 /// ignored, so writes fail with EFBIG): the nodes keep running, their
 /// output is still kept in memory, the failure is logged once per file,
-/// the agent does not spin, and the nodes stop cleanly.
+/// the agent does not spin (counted in read and write calls, not CPU time,
+/// so a slow machine cannot fail it; what reading costs is measured in the
+/// benchmarks, `benches/`), and the nodes stop cleanly, on SIGTERM.
 #[test]
 fn f4a_full_disk_for_node_output() {
     if child_case().as_deref() == Some("fsize") {
@@ -750,10 +752,23 @@ fn f4a_full_disk_for_node_output() {
     );
     assert_eq!(outcome["sizes"], json!([FSIZE, FSIZE]), "{all}");
     assert_eq!(outcome["alive_after_flood"], true, "{all}");
-    // Reading 2 MiB costs little, and nothing is retried in a loop: the
-    // agent's thread idles once the floods are read.
-    assert!(outcome["agent_cpu_ms"].as_u64().unwrap() < 1000, "{all}");
-    assert!(outcome["idle_cpu_ms"].as_u64().unwrap() < 100, "{all}");
+    // Nothing is retried in a loop: while the floods are read each chunk
+    // read is written at most once (a failed write is not retried), give or
+    // take the writes that end in the limit and the layout and pid files;
+    // and once they are read the agent sleeps: no read, no write, no
+    // wakeup to speak of (calls and wakeups counted, not CPU time, which a slow machine
+    // inflates; what reading costs is measured in the benchmarks).
+    let flood_reads = outcome["flood_reads"].as_u64().unwrap();
+    assert!(flood_reads > 0, "{all}");
+    assert!(
+        outcome["flood_writes"].as_u64().unwrap() <= flood_reads + 16,
+        "{all}"
+    );
+    let idle: Vec<u64> = serde_json::from_value(outcome["idle"].clone()).unwrap();
+    assert!(
+        idle[0] == 0 && idle[1] == 0 && idle[2] <= 3,
+        "reads, writes, wakeups while idle: {idle:?}; {all}"
+    );
     // The crash's outputs still carry what the node wrote last (kept in
     // memory: 5 lines, the last of them the flood's).
     assert_eq!(
@@ -765,8 +780,8 @@ fn f4a_full_disk_for_node_output() {
         "{all}"
     );
     assert_eq!(outcome["exit_stdout_lines"], json!([5, 1023]), "{all}");
+    // Its kill was ten minutes away: stopped means it exited on SIGTERM.
     assert_eq!(outcome["stopped"], json!(["STOPPED"]), "{all}");
-    assert_eq!(outcome["stop_ms_below_grace"], true, "{all}");
     assert_eq!(outcome["leaks"], json!([]), "{all}");
     assert!(node_processes(&[a, b.to_owned()]).is_empty());
     assert!(children().is_empty());
@@ -778,10 +793,12 @@ fn fsize_child() -> Value {
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let before = usage();
     let (a, b) = (node("flood"), node("crash"));
+    // The grace period (and the request timeout) far beyond the bounded
+    // waits: a node that stops within them exited on SIGTERM, no SIGKILL.
     let host = Host::new(
         "fsize",
-        r#""stop_grace_ms": 5000, "restart_delay_ms": 60000, "output_max_lines": 5"#,
-        r#""mode": "threaded""#,
+        r#""stop_grace_ms": 600000, "restart_delay_ms": 60000, "output_max_lines": 5"#,
+        r#""mode": "threaded", "request_timeout_ms": 600000"#,
     );
     set_soft_limit(libc::RLIMIT_FSIZE, FSIZE);
     host.send(&deploy(
@@ -792,17 +809,18 @@ fn fsize_child() -> Value {
             worker_with(&b, "flood=1048576,crash-after=2000"),
         ],
     ));
-    assert!(all_succeeded(&host.await_response("r1", LONG)));
+    let start = activity();
+    assert!(all_succeeded(&host.await_response("r1", HANG)));
     let flooder = host.pid(&a).unwrap();
     // Both floods are read (the crash of b comes after its flood).
     let exits = "Management::Supervisor::API::notify_node_exit";
-    assert!(host.run_until(LONG, |h| !h.events_named(exits).is_empty()));
+    assert!(host.run_until(HANG, |h| !h.events_named(exits).is_empty()));
+    let flood = activity() - start;
     let alive_after_flood = alive(flooder);
-    // The agent thread is idle now: measure it.
-    let agent = thread_named("zeek-mgmt-agent").unwrap();
-    let agent_cpu_ms = thread_cpu_ms(&agent);
+    // The agent is idle now: count what it does over a while.
+    let idle_from = activity();
     std::thread::sleep(Duration::from_millis(1500));
-    let idle_cpu_ms = thread_cpu_ms(&agent) - agent_cpu_ms;
+    let idle = activity() - idle_from;
     let outputs = host.events_named(exits)[0]["args"]["outputs"].clone();
     let exit_stderr = outputs["stderr"].clone();
     let stdout: Vec<&str> = outputs["stdout"].as_str().unwrap().split('\n').collect();
@@ -822,11 +840,9 @@ fn fsize_child() -> Value {
         .cloned()
         .collect();
     warnings.sort();
-    let asked = Instant::now();
     host.send(r#"{"event": "agent_standby_request", "args": {"reqid": "s1"}}"#);
-    let standby = host.await_response("s1", LONG);
+    let standby = host.await_response("s1", HANG);
     assert_eq!(standby["args"]["result"]["success"], true);
-    let stop_ms_below_grace = asked.elapsed() < Duration::from_millis(4000);
     let stopped: Vec<String> = host
         .changes()
         .iter()
@@ -839,10 +855,65 @@ fn fsize_child() -> Value {
     let names = [a, b];
     json!({
         "pid": std::process::id(), "state_dir": state_dir, "warnings": warnings,
-        "sizes": sizes, "alive_after_flood": alive_after_flood, "agent_cpu_ms": agent_cpu_ms,
-        "idle_cpu_ms": idle_cpu_ms, "exit_stderr": exit_stderr, "exit_stdout_lines": exit_stdout_lines, "stopped": stopped, "stop_ms_below_grace": stop_ms_below_grace,
+        "sizes": sizes, "alive_after_flood": alive_after_flood,
+        "flood_reads": flood.reads, "flood_writes": flood.writes,
+        "idle": [idle.reads, idle.writes, idle.wakeups], "exit_stderr": exit_stderr, "exit_stdout_lines": exit_stdout_lines, "stopped": stopped,
         "leaks": leaks(&before, &names),
     })
+}
+
+/// What the other threads of this process (the agent's, whichever it reads
+/// and writes node output on, and the rest) did so far: their read and
+/// write calls (`syscr`, `syscw` of /proc/self/task/*/io; the process's
+/// own /proc/self/io would add the calls of its reaped children, here the
+/// nodes) and their wakeups (context switches, voluntary or not, from
+/// /proc/self/task/*/status). The calling thread, which reads these files,
+/// is left out.
+#[derive(Clone, Copy, Debug, Default)]
+struct Activity {
+    reads: u64,
+    writes: u64,
+    wakeups: u64,
+}
+
+fn activity() -> Activity {
+    let me = std::fs::read_link("/proc/thread-self").unwrap();
+    let me = me.file_name().unwrap().to_owned();
+    let mut total = Activity::default();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        if task.file_name() == me {
+            continue;
+        }
+        // A thread that just ended has no files any more.
+        let (Ok(io), Ok(status)) = (
+            std::fs::read_to_string(task.path().join("io")),
+            std::fs::read_to_string(task.path().join("status")),
+        ) else {
+            continue;
+        };
+        let field = |text: &str, name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+        };
+        total.reads += field(&io, "syscr:");
+        total.writes += field(&io, "syscw:");
+        total.wakeups += field(&status, "voluntary_ctxt_switches:")
+            + field(&status, "nonvoluntary_ctxt_switches:");
+    }
+    total
+}
+
+impl std::ops::Sub for Activity {
+    type Output = Activity;
+    fn sub(self, earlier: Activity) -> Activity {
+        Activity {
+            reads: self.reads.saturating_sub(earlier.reads),
+            writes: self.writes.saturating_sub(earlier.writes),
+            wakeups: self.wakeups.saturating_sub(earlier.wakeups),
+        }
+    }
 }
 
 // ---- 5. nodes between SIGTERM and SIGKILL ------------------------------------
