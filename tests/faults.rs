@@ -1055,7 +1055,10 @@ fn f5b_script_nodes_between_sigterm_and_sigkill() {
 }
 
 /// Freeing an agent whose node ignores SIGTERM waits out the grace period,
-/// then kills and reaps it.
+/// then kills and reaps it: free takes at least the grace period (it cannot
+/// kill earlier however fast the machine), the node is gone when it
+/// returns, and it returns (the upper bound only catches a hang; how long a
+/// free takes is for the benchmarks, `benches/`).
 #[test]
 fn f5c_free_kills_a_node_ignoring_sigterm() {
     let w = node("deaf");
@@ -1076,9 +1079,10 @@ fn f5c_free_kills_a_node_ignoring_sigterm() {
         host.free();
         let took = freeing.elapsed();
         assert!(
-            took >= Duration::from_millis(GRACE) && took < Duration::from_millis(GRACE + 2000),
-            "{took:?}"
+            took >= Duration::from_millis(GRACE),
+            "killed early: {took:?}"
         );
+        assert!(took < HANG, "free hung: {took:?}");
         assert!(!alive(pid));
     });
 }
