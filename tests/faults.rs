@@ -16,7 +16,7 @@ mod faults_support;
 mod process_support;
 
 use std::ffi::{c_char, c_void, CStr, CString};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,9 @@ use serde_json::{json, Value};
 use zeek_mgmt_agent::ffi::*;
 
 const LONG: Duration = Duration::from_secs(20);
+/// Generous: a bounded wait this long only runs out on a real hang, never
+/// because the machine is slow or busy.
+const HANG: Duration = Duration::from_secs(60);
 const NOTIFY_ERROR: &str = "Management::Agent::API::notify_error";
 
 /// The (error, success) of a response's first result.
@@ -657,10 +660,29 @@ fn f3c_node_files_replaced() {
                 "dir" => std::fs::create_dir(&path).unwrap(),
                 _ => std::os::unix::fs::symlink(&target, &path).unwrap(),
             }
-            let started = Instant::now();
+            // No hang on the FIFO: opening it for writing would block until
+            // a reader comes, and none comes unless the agent hangs for
+            // HANG; then this watchdog opens it for reading (so the agent
+            // goes on and the test can fail instead of hanging).
+            let (done, finished) = std::sync::mpsc::channel::<()>();
+            let fifo = (kind == "fifo").then(|| path.clone());
+            let watchdog = std::thread::spawn(move || match finished.recv_timeout(HANG) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => fifo.map(|fifo| {
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_NONBLOCK)
+                        .open(fifo)
+                }),
+                _ => None,
+            });
             host.send(&deploy("r1", "c1", &[worker(&w)]));
-            let response = host.await_response("r1", LONG);
-            assert!(started.elapsed() < Duration::from_secs(5), "no hang");
+            let response = host.await_response("r1", HANG);
+            done.send(()).unwrap();
+            let rescued = watchdog.join().unwrap();
+            assert!(
+                rescued.is_none(),
+                "the agent hung on the {kind} until a reader opened it"
+            );
             if reason.is_empty() {
                 assert!(all_succeeded(&response), "{response}");
                 assert!(alive(host.pid(&w).unwrap()));
@@ -700,7 +722,9 @@ const FSIZE: u64 = 64 * 1024;
 /// Output files that cannot grow (RLIMIT_FSIZE in a child, SIGXFSZ
 /// ignored, so writes fail with EFBIG): the nodes keep running, their
 /// output is still kept in memory, the failure is logged once per file,
-/// the agent does not spin, and the nodes stop cleanly.
+/// the agent does not spin (counted in read and write calls, not CPU time,
+/// so a slow machine cannot fail it; what reading costs is measured in the
+/// benchmarks, `benches/`), and the nodes stop cleanly, on SIGTERM.
 #[test]
 fn f4a_full_disk_for_node_output() {
     if child_case().as_deref() == Some("fsize") {
@@ -727,10 +751,23 @@ fn f4a_full_disk_for_node_output() {
     );
     assert_eq!(outcome["sizes"], json!([FSIZE, FSIZE]), "{all}");
     assert_eq!(outcome["alive_after_flood"], true, "{all}");
-    // Reading 2 MiB costs little, and nothing is retried in a loop: the
-    // agent's thread idles once the floods are read.
-    assert!(outcome["agent_cpu_ms"].as_u64().unwrap() < 1000, "{all}");
-    assert!(outcome["idle_cpu_ms"].as_u64().unwrap() < 100, "{all}");
+    // Nothing is retried in a loop: while the floods are read each chunk
+    // read is written at most once (a failed write is not retried), give or
+    // take the writes that end in the limit and the layout and pid files;
+    // and once they are read the agent sleeps: no read, no write, no
+    // wakeup to speak of (calls and wakeups counted, not CPU time, which a slow machine
+    // inflates; what reading costs is measured in the benchmarks).
+    let flood_reads = outcome["flood_reads"].as_u64().unwrap();
+    assert!(flood_reads > 0, "{all}");
+    assert!(
+        outcome["flood_writes"].as_u64().unwrap() <= flood_reads + 16,
+        "{all}"
+    );
+    let idle: Vec<u64> = serde_json::from_value(outcome["idle"].clone()).unwrap();
+    assert!(
+        idle[0] == 0 && idle[1] == 0 && idle[2] <= 3,
+        "reads, writes, wakeups while idle: {idle:?}; {all}"
+    );
     // The crash's outputs still carry what the node wrote last (kept in
     // memory: 5 lines, the last of them the flood's).
     assert_eq!(
@@ -742,8 +779,8 @@ fn f4a_full_disk_for_node_output() {
         "{all}"
     );
     assert_eq!(outcome["exit_stdout_lines"], json!([5, 1023]), "{all}");
+    // Its kill was ten minutes away: stopped means it exited on SIGTERM.
     assert_eq!(outcome["stopped"], json!(["STOPPED"]), "{all}");
-    assert_eq!(outcome["stop_ms_below_grace"], true, "{all}");
     assert_eq!(outcome["leaks"], json!([]), "{all}");
     assert!(node_processes(&[a, b.to_owned()]).is_empty());
     assert!(children().is_empty());
@@ -755,10 +792,12 @@ fn fsize_child() -> Value {
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let before = usage();
     let (a, b) = (node("flood"), node("crash"));
+    // The grace period (and the request timeout) far beyond the bounded
+    // waits: a node that stops within them exited on SIGTERM, no SIGKILL.
     let host = Host::new(
         "fsize",
-        r#""stop_grace_ms": 5000, "restart_delay_ms": 60000, "output_max_lines": 5"#,
-        r#""mode": "threaded""#,
+        r#""stop_grace_ms": 600000, "restart_delay_ms": 60000, "output_max_lines": 5"#,
+        r#""mode": "threaded", "request_timeout_ms": 600000"#,
     );
     set_soft_limit(libc::RLIMIT_FSIZE, FSIZE);
     host.send(&deploy(
@@ -769,17 +808,18 @@ fn fsize_child() -> Value {
             worker_with(&b, "flood=1048576,crash-after=2000"),
         ],
     ));
-    assert!(all_succeeded(&host.await_response("r1", LONG)));
+    let start = activity();
+    assert!(all_succeeded(&host.await_response("r1", HANG)));
     let flooder = host.pid(&a).unwrap();
     // Both floods are read (the crash of b comes after its flood).
     let exits = "Management::Supervisor::API::notify_node_exit";
-    assert!(host.run_until(LONG, |h| !h.events_named(exits).is_empty()));
+    assert!(host.run_until(HANG, |h| !h.events_named(exits).is_empty()));
+    let flood = activity() - start;
     let alive_after_flood = alive(flooder);
-    // The agent thread is idle now: measure it.
-    let agent = thread_named("zeek-mgmt-agent").unwrap();
-    let agent_cpu_ms = thread_cpu_ms(&agent);
+    // The agent is idle now: count what it does over a while.
+    let idle_from = activity();
     std::thread::sleep(Duration::from_millis(1500));
-    let idle_cpu_ms = thread_cpu_ms(&agent) - agent_cpu_ms;
+    let idle = activity() - idle_from;
     let outputs = host.events_named(exits)[0]["args"]["outputs"].clone();
     let exit_stderr = outputs["stderr"].clone();
     let stdout: Vec<&str> = outputs["stdout"].as_str().unwrap().split('\n').collect();
@@ -799,11 +839,9 @@ fn fsize_child() -> Value {
         .cloned()
         .collect();
     warnings.sort();
-    let asked = Instant::now();
     host.send(r#"{"event": "agent_standby_request", "args": {"reqid": "s1"}}"#);
-    let standby = host.await_response("s1", LONG);
+    let standby = host.await_response("s1", HANG);
     assert_eq!(standby["args"]["result"]["success"], true);
-    let stop_ms_below_grace = asked.elapsed() < Duration::from_millis(4000);
     let stopped: Vec<String> = host
         .changes()
         .iter()
@@ -816,10 +854,65 @@ fn fsize_child() -> Value {
     let names = [a, b];
     json!({
         "pid": std::process::id(), "state_dir": state_dir, "warnings": warnings,
-        "sizes": sizes, "alive_after_flood": alive_after_flood, "agent_cpu_ms": agent_cpu_ms,
-        "idle_cpu_ms": idle_cpu_ms, "exit_stderr": exit_stderr, "exit_stdout_lines": exit_stdout_lines, "stopped": stopped, "stop_ms_below_grace": stop_ms_below_grace,
+        "sizes": sizes, "alive_after_flood": alive_after_flood,
+        "flood_reads": flood.reads, "flood_writes": flood.writes,
+        "idle": [idle.reads, idle.writes, idle.wakeups], "exit_stderr": exit_stderr, "exit_stdout_lines": exit_stdout_lines, "stopped": stopped,
         "leaks": leaks(&before, &names),
     })
+}
+
+/// What the other threads of this process (the agent's, whichever it reads
+/// and writes node output on, and the rest) did so far: their read and
+/// write calls (`syscr`, `syscw` of /proc/self/task/*/io; the process's
+/// own /proc/self/io would add the calls of its reaped children, here the
+/// nodes) and their wakeups (context switches, voluntary or not, from
+/// /proc/self/task/*/status). The calling thread, which reads these files,
+/// is left out.
+#[derive(Clone, Copy, Debug, Default)]
+struct Activity {
+    reads: u64,
+    writes: u64,
+    wakeups: u64,
+}
+
+fn activity() -> Activity {
+    let me = std::fs::read_link("/proc/thread-self").unwrap();
+    let me = me.file_name().unwrap().to_owned();
+    let mut total = Activity::default();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        if task.file_name() == me {
+            continue;
+        }
+        // A thread that just ended has no files any more.
+        let (Ok(io), Ok(status)) = (
+            std::fs::read_to_string(task.path().join("io")),
+            std::fs::read_to_string(task.path().join("status")),
+        ) else {
+            continue;
+        };
+        let field = |text: &str, name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+        };
+        total.reads += field(&io, "syscr:");
+        total.writes += field(&io, "syscw:");
+        total.wakeups += field(&status, "voluntary_ctxt_switches:")
+            + field(&status, "nonvoluntary_ctxt_switches:");
+    }
+    total
+}
+
+impl std::ops::Sub for Activity {
+    type Output = Activity;
+    fn sub(self, earlier: Activity) -> Activity {
+        Activity {
+            reads: self.reads.saturating_sub(earlier.reads),
+            writes: self.writes.saturating_sub(earlier.writes),
+            wakeups: self.wakeups.saturating_sub(earlier.wakeups),
+        }
+    }
 }
 
 // ---- 5. nodes between SIGTERM and SIGKILL ------------------------------------
@@ -961,7 +1054,10 @@ fn f5b_script_nodes_between_sigterm_and_sigkill() {
 }
 
 /// Freeing an agent whose node ignores SIGTERM waits out the grace period,
-/// then kills and reaps it.
+/// then kills and reaps it: free takes at least the grace period (it cannot
+/// kill earlier however fast the machine), the node is gone when it
+/// returns, and it returns (the upper bound only catches a hang; how long a
+/// free takes is for the benchmarks, `benches/`).
 #[test]
 fn f5c_free_kills_a_node_ignoring_sigterm() {
     let w = node("deaf");
@@ -982,9 +1078,10 @@ fn f5c_free_kills_a_node_ignoring_sigterm() {
         host.free();
         let took = freeing.elapsed();
         assert!(
-            took >= Duration::from_millis(GRACE) && took < Duration::from_millis(GRACE + 2000),
-            "{took:?}"
+            took >= Duration::from_millis(GRACE),
+            "killed early: {took:?}"
         );
+        assert!(took < HANG, "free hung: {took:?}");
         assert!(!alive(pid));
     });
 }
@@ -1008,6 +1105,8 @@ fn staged(prefix: &str) -> (Vec<String>, Vec<Value>) {
 }
 
 const STAGED: &str = r#""ready_after_ms": 400, "request_timeout_ms": 60000"#;
+/// Ten minutes: a deadline no test waits for.
+const FAR: u64 = 600_000;
 
 /// Freed from the host's thread while the first stage waits (threaded and
 /// polled) and while the second does (polled): every node started is
@@ -1087,12 +1186,17 @@ unsafe extern "C" fn free_on_change(
     }
 }
 
+/// Every deadline that could wake the agent's thread once the nodes are
+/// stopped (the request's timeout, a stage's wait, a supervisor command's
+/// timeout, a restart) is [`FAR`] away, far beyond [`HANG`].
 fn ffi_agent(state_dir: &Path, mode: &str) -> *mut zma_agent {
     let options = json!({
         "name": "instance-1", "dialect": "zeek7", "encoding": "plain", "mode": mode,
         "state_dir": state_dir.display().to_string(), "node_ready": "spawn",
-        "ready_after_ms": 400, "request_timeout_ms": 60000,
-        "supervisor": {"kind": "process", "zeek": STANDIN, "stop_grace_ms": 2000, "restart_delay_ms": 60000},
+        "ready_after_ms": 400, "request_timeout_ms": FAR, "stage_wait_ms": FAR,
+        "supervisor_timeout_ms": FAR,
+        "supervisor": {"kind": "process", "zeek": STANDIN, "stop_grace_ms": 2000,
+                       "restart_delay_ms": FAR, "restart_delay_max_ms": FAR},
     })
     .to_string();
     let options = CString::new(options).unwrap();
@@ -1163,13 +1267,15 @@ fn free_from_callback(
     assert!(free_from.freed.load(Ordering::SeqCst), "freed");
     let freed = Instant::now();
     // Freed from its own thread, the agent's thread ends when the callback
-    // returns: it must not sleep on until some deadline (or for ever).
-    while thread_named("zeek-mgmt-agent").is_some() && freed.elapsed() < LONG {
+    // returns: it must not sleep on until some deadline (or for ever). The
+    // nearest deadline it could sleep to is FAR away, so a thread still
+    // there after HANG sleeps on: a causal bound, not a speed one.
+    while thread_named("zeek-mgmt-agent").is_some() && freed.elapsed() < HANG {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(
-        freed.elapsed() < Duration::from_millis(1000),
-        "the agent's thread outlived its agent by {:?}",
+        thread_named("zeek-mgmt-agent").is_none(),
+        "the agent's thread outlived its agent by {:?}: it sleeps on",
         freed.elapsed()
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -645,3 +645,148 @@ fn a_host_with_its_stdio_closed_still_captures_node_output() {
         "{outcome}"
     );
 }
+
+/// Generous: only a real hang takes this long.
+const HANG: Duration = Duration::from_secs(60);
+
+/// Polled mode on a virtual clock: polls at `now` (which never moves here)
+/// whenever the agent's descriptor is readable, until `done` holds; waits
+/// for readiness in real time, at most [`HANG`] in all.
+fn poll_at_until(host: &Host, now: u64, what: &str, mut done: impl FnMut(&Host) -> bool) {
+    let rt = host.runtime();
+    let fd = rt.fd().expect("polled mode has a descriptor");
+    let until = std::time::Instant::now() + HANG;
+    while !done(host) {
+        assert!(
+            std::time::Instant::now() < until,
+            "{what}: nothing after {HANG:?}; logs: {:?}",
+            host.logs.lock().unwrap()
+        );
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 1000) };
+        rt.poll(now).unwrap();
+    }
+}
+
+/// A node that keeps crashing after it became ready is restarted on Zeek's
+/// schedule: 1 s, and the delay doubles after every 3 attempts (1, 1, 1,
+/// 2, 2, 2, 4 s). The host drives the clock (polled mode, `now_ms` chosen
+/// here), so the delays are exact whatever the machine's speed; only the
+/// nodes' deaths are waited for, on the agent's descriptor.
+#[test]
+fn restart_delays_grow_as_a_node_keeps_crashing() {
+    let host = Host::new(
+        "backoff",
+        r#""restart_delay_ms": 1000, "restart_delay_max_ms": 60000"#,
+        "",
+    );
+    let rt = host.runtime();
+    // Far ahead of the real milliseconds `Host` would give, and only moved
+    // by this test.
+    let mut now: u64 = 1_000_000;
+    rt.poll(now).unwrap();
+    // Dies as soon as it has started; `node_ready: spawn` with
+    // `ready_after_ms: 0` makes each death a crash after readiness.
+    let node =
+        json!({"name": "backoff-w", "role": "WORKER", "env": {"ZMA_STANDIN": "crash-after=0"}});
+    rt.handle_request(deploy("r1", "c1", &[node]).as_bytes())
+        .unwrap();
+    assert!(all_succeeded(
+        &host.response("r1").expect("answered at once")
+    ));
+    let expected = [1000, 1000, 1000, 2000, 2000, 2000, 4000];
+    let mut delays = Vec::new();
+    for attempt in 0..expected.len() {
+        poll_at_until(&host, now, &format!("crash {}", attempt + 1), |h| {
+            h.node_state("backoff-w") == "CRASHED"
+        });
+        let restart_at = rt
+            .next_timeout_ms()
+            .expect("a crashed node has a restart deadline");
+        delays.push(restart_at - now);
+        // Not a moment early.
+        rt.poll(restart_at - 1).unwrap();
+        assert_eq!(host.node_state("backoff-w"), "CRASHED");
+        now = restart_at;
+        rt.poll(now).unwrap();
+        assert_ne!(
+            host.node_state("backoff-w"),
+            "CRASHED",
+            "restarted at its deadline"
+        );
+    }
+    assert_eq!(delays, expected, "restart delays after successive crashes");
+}
+
+/// The `pipe:[inode]` targets of a process's descriptors.
+fn pipes_of(pid: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|t| t.display().to_string())
+        .filter(|t| t.starts_with("pipe:"))
+        .collect()
+}
+
+/// The agent keeps the read ends of its nodes' output pipes open in the
+/// host's process; they must be close-on-exec, or every program the host
+/// starts (not only nodes) inherits them, holding them open.
+#[test]
+fn node_output_pipes_do_not_leak_into_other_programs() {
+    let host = Host::new("cloexec", "", "");
+    host.send(&deploy(
+        "r1",
+        "c1",
+        &[json!({"name": "cloexec-w", "role": "WORKER"})],
+    ));
+    assert!(all_succeeded(&host.await_response("r1", LONG)));
+    let pid = host.pid("cloexec-w").unwrap();
+    let node_pipes: Vec<String> = [1, 2]
+        .iter()
+        .map(|fd| {
+            std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        node_pipes.iter().all(|p| p.starts_with("pipe:")),
+        "{node_pipes:?}"
+    );
+    // The agent reads them here, in this process.
+    let ours = pipes_of("self");
+    assert!(
+        node_pipes.iter().all(|p| ours.contains(p)),
+        "{node_pipes:?} not open in the host: {ours:?}"
+    );
+    // An unrelated program the host starts meanwhile.
+    let mut other = std::process::Command::new("sleep")
+        .arg("60")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // `spawn` returns once the program was executed: its descriptors are
+    // what it inherited.
+    let inherited = pipes_of(&other.id().to_string());
+    other.kill().unwrap();
+    other.wait().unwrap();
+    let leaked: Vec<&String> = node_pipes
+        .iter()
+        .filter(|p| inherited.contains(p))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the node's output pipes {leaked:?} leaked into another program"
+    );
+}

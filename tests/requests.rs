@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use zeek_mgmt_agent::engine::{AgentError, RefusalKind, NODE_TOPIC};
+use zeek_mgmt_agent::engine::{AgentError, Channel, RefusalKind, Time, NODE_TOPIC};
 use zeek_mgmt_agent::model::{
     ClusterRole, NodeStatus, Port, ResultData, ResultRecord, Role, State,
 };
@@ -675,4 +675,133 @@ fn a_restart_during_teardown_does_not_restart_the_old_process() {
             Some("could not restart node worker-01".into())
         )]
     );
+}
+
+/// The responses to `reqid` so far, as (success, error) of their result.
+fn outcomes(h: &Harness, reqid: &str) -> Vec<(bool, Option<String>)> {
+    h.responses()
+        .iter()
+        .filter(|s| s.event.reqid() == Some(reqid))
+        .map(|s| {
+            let r = result(&s.event);
+            // seed writes an absent error as "".
+            (r.success, r.error.clone().filter(|e| !e.is_empty()))
+        })
+        .collect()
+}
+
+/// A request answered before its deadline takes its timer with it: a later
+/// request with the same id gets its own full timeout and is not answered
+/// "request timed out" at the first one's deadline, and `poll_timeout`
+/// names only deadlines of requests still pending.
+#[test]
+fn an_answered_request_leaves_no_timer_behind() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        h.send(Event::GetNodesRequest { reqid: "g1".into() }); // due at 5000
+        let first_deadline = h.engine.poll_timeout();
+        h.advance(1000);
+        h.run_supervisor(); // answered at 1000
+        let after_answer = h.engine.poll_timeout();
+        h.advance(2000);
+        h.send(Event::GetNodesRequest { reqid: "g1".into() }); // due at 8000
+        let after_reuse = h.engine.poll_timeout();
+        // The first request's deadline passes: the second one waits on.
+        h.advance_to(5000);
+        h.advance_to(7999);
+        assert_eq!(
+            outcomes(&h, "g1"),
+            [(true, None)],
+            "{}: the reused id was answered at the first request's deadline",
+            h.label()
+        );
+        h.run_supervisor();
+        assert_eq!(
+            outcomes(&h, "g1"),
+            [(true, None), (true, None)],
+            "{}",
+            h.label()
+        );
+        assert_eq!(first_deadline, Some(Time::from_millis(5000)));
+        assert_eq!(
+            after_answer,
+            None,
+            "{}: a deadline left after the only request was answered",
+            h.label()
+        );
+        assert_eq!(
+            after_reuse,
+            Some(Time::from_millis(8000)),
+            "{}: poll_timeout names a deadline of no pending request",
+            h.label()
+        );
+        assert_eq!(h.engine.poll_timeout(), None, "{}", h.label());
+    }
+}
+
+/// An input the engine refuses changes nothing, even when timers are due
+/// at its time: the refusal is decided before any timer fires, so the
+/// overdue request is still pending afterwards, nothing was emitted, and
+/// the next accepted call (here the host's timeout call) fires it.
+#[test]
+fn a_refused_input_fires_no_due_timer() {
+    for (dialect, encoding, sup) in variants() {
+        let mut h = Harness::new(dialect, encoding, sup);
+        // g1 is due at 5000, g2 at 8000.
+        h.send(Event::GetNodesRequest { reqid: "g1".into() });
+        h.advance(3000);
+        h.send(Event::GetNodesRequest { reqid: "g2".into() });
+        // Time passes g1's deadline without the host calling in.
+        h.now = Time::from_millis(6000);
+        let duplicate = zeek_mgmt_agent::wire::encode(
+            &Event::GetNodesRequest { reqid: "g2".into() },
+            AGENT_TOPIC,
+            encoding,
+            dialect,
+        );
+        let refused = [
+            ("not JSON", "{\"event\": ".to_owned()),
+            (
+                "an unknown event",
+                r#"{"event": "no_such_request", "args": {"reqid": "x"}}"#.to_owned(),
+            ),
+            (
+                "an event not for the agent",
+                r#"{"event": "deploy_response", "args": {"reqid": "r", "results": []}}"#.to_owned(),
+            ),
+            ("a duplicate request id", duplicate),
+        ];
+        let before = h.engine.state().to_json();
+        assert!(before.contains("\"g1\""), "{before}");
+        let sent_before = h.sent.len();
+        for (what, json) in &refused {
+            let refusal = h.send_json(json);
+            assert!(refusal.is_err(), "{}: {what} was taken", h.label());
+            assert_eq!(
+                (h.engine.state().to_json(), h.sent.len()),
+                (before.clone(), sent_before),
+                "{}: refusing {what} changed the state or emitted something",
+                h.label()
+            );
+        }
+        // The host's next call fires the overdue timer: g1 times out, once.
+        let sent = h.advance(0);
+        let answers: Vec<_> = sent
+            .iter()
+            .filter(|s| s.channel == Channel::Response)
+            .map(|s| {
+                (
+                    s.event.reqid().unwrap().to_owned(),
+                    result(&s.event).error.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            answers,
+            [("g1".to_owned(), Some("request timed out".to_owned()))],
+            "{}",
+            h.label()
+        );
+        assert_eq!(h.engine.poll_timeout(), Some(Time::from_millis(8000)));
+    }
 }

@@ -6,8 +6,8 @@
 use zeek_mgmt_agent::engine::{AgentConfig, Engine, Output, Time};
 use zeek_mgmt_agent::options::parse_options;
 use zeek_mgmt_agent::wire::{
-    decode, decode_configuration, encode, encode_configuration, Dialect, Encoding, InputErrorKind,
-    Limits,
+    decode, decode_configuration, encode, encode_configuration, Dialect, Encoding, Inbound,
+    InputErrorKind, Limits,
 };
 
 /// The topic a re-encoded event gets when its input had none.
@@ -54,10 +54,11 @@ pub fn json_depth(text: &str) -> usize {
 
 /// The decode targets: `decode` (any event, either encoding) and
 /// `decode_configuration` never panic; every refusal has a message; what
-/// decodes re-encodes in `target` (every dialect) into JSON that decodes
-/// again, and from then on the round trip is a fixed point (equal events,
-/// byte-identical JSON). The first re-encoding may drop what the dialect's
-/// layouts lack; after that nothing may change.
+/// decodes round-trips losslessly in its own encoding and dialect (see
+/// [`check_lossless`]); and it re-encodes in `target` (every dialect) into
+/// JSON that decodes again, from then on a fixed point (equal events,
+/// byte-identical JSON). That cross re-encoding may drop what the other
+/// encoding or dialect cannot carry; after it nothing may change.
 pub fn check_decode(data: &[u8], target: Encoding) {
     let limits = Limits::default();
     match decode(data, &limits) {
@@ -76,6 +77,7 @@ pub fn check_decode(data: &[u8], target: Encoding) {
             // The event's own accessors must not panic on decoded input.
             let _ = (inbound.event.name().full(), inbound.event.reqid());
             let _ = inbound.event.results();
+            check_lossless(&inbound, topic);
             for dialect in Dialect::ALL {
                 let first = encode(&inbound.event, topic, target, dialect);
                 let again = match decode(first.as_bytes(), &relaxed()) {
@@ -120,6 +122,31 @@ pub fn check_decode(data: &[u8], target: Encoding) {
     match decode_configuration(data, &limits) {
         Err(e) => assert!(!e.message.is_empty(), "refusal without a message: {e:?}"),
         Ok(config) => {
+            // Lossless in its own encoding (Broker JSON is the one with a
+            // `@data-type`) and dialect, as for events.
+            let own = match serde_json::from_slice::<serde_json::Value>(data) {
+                Ok(v) if v.get("@data-type").is_some() => Encoding::Broker,
+                _ => Encoding::Plain,
+            };
+            let lossless: Vec<bool> = Dialect::ALL
+                .iter()
+                .map(|&dialect| {
+                    let json = encode_configuration(&config, own, dialect);
+                    decode_configuration(json.as_bytes(), &relaxed()).as_ref() == Ok(&config)
+                })
+                .collect();
+            let first = lossless.iter().position(|l| *l).unwrap_or_else(|| {
+                panic!(
+                    "{}: no dialect round-trips this configuration losslessly: {config:?}",
+                    own.name()
+                )
+            });
+            assert!(
+                lossless[first..].iter().all(|l| *l),
+                "{}: lossless in {} but not in every later dialect ({lossless:?}): {config:?}",
+                own.name(),
+                Dialect::ALL[first]
+            );
             for dialect in Dialect::ALL {
                 let first = encode_configuration(&config, target, dialect);
                 let again = match decode_configuration(first.as_bytes(), &relaxed()) {
@@ -141,6 +168,75 @@ pub fn check_decode(data: &[u8], target: Encoding) {
                 assert_eq!(third, again, "{dialect}: configuration round trip");
             }
         }
+    }
+}
+
+/// The decode round trip is lossless in the input's own dialect and
+/// encoding: re-encoded in the encoding it came in and in its dialect, the
+/// decoded event decodes to exactly the same event (and topic). Decoding
+/// is lenient across dialects and does not say which one an input used,
+/// so its dialect is one in which this holds: there must be one. And as
+/// each dialect's layouts carry everything the previous one's do (seed <
+/// zeek5 < zeek6 < zeek7: Zeek 5 reads seed's `""` as a string, Zeek 6.1
+/// adds `pcap_file` and the split scripts, Zeek 7 `metrics_port`), every
+/// later dialect must be lossless too.
+pub fn check_lossless(inbound: &Inbound, topic: &str) {
+    let mut lossless = Vec::new();
+    let mut lossy = Vec::new();
+    for dialect in Dialect::ALL {
+        let json = encode(&inbound.event, topic, inbound.encoding, dialect);
+        let again = match decode(json.as_bytes(), &relaxed()) {
+            Ok(again) => again,
+            Err(e) if e.kind == InputErrorKind::Limit => {
+                let depth = json_depth(&json);
+                assert!(
+                    depth > PARSER_DEPTH_GUARD,
+                    "{dialect}: own encoding ({depth} deep) refused: {e}\n{json}"
+                );
+                // Too deep to read back at all: nothing to compare.
+                return;
+            }
+            Err(e) => panic!(
+                "{dialect}/{}: own encoding does not decode: {e}\ninput event: {:?}\nencoded: {json}",
+                inbound.encoding.name(),
+                inbound.event
+            ),
+        };
+        assert_eq!(
+            again.encoding, inbound.encoding,
+            "{dialect}: the encoding changed: {json}"
+        );
+        if inbound.topic.is_some() {
+            assert_eq!(again.topic, inbound.topic, "{dialect}: the topic changed");
+        }
+        if again.event == inbound.event {
+            lossless.push(dialect);
+        } else {
+            lossy.push((dialect, again.event, json));
+        }
+    }
+    let Some(first) = Dialect::ALL.iter().position(|d| lossless.contains(d)) else {
+        panic!(
+            "decode(encode(e)) != e in every dialect ({}): nothing round-trips this input losslessly\n\
+             decoded: {:?}\nfirst re-encoding ({}): {}\ndecodes to: {:?}",
+            inbound.encoding.name(),
+            inbound.event,
+            lossy[0].0,
+            lossy[0].2,
+            lossy[0].1
+        );
+    };
+    if let Some((dialect, again, json)) = lossy
+        .iter()
+        .find(|(d, _, _)| Dialect::ALL[first..].contains(d))
+    {
+        panic!(
+            "lossless in {} but not in the later {dialect} ({}): a newer dialect dropped something\n\
+             decoded: {:?}\nre-encoded: {json}\ndecodes to: {again:?}",
+            Dialect::ALL[first],
+            inbound.encoding.name(),
+            inbound.event
+        );
     }
 }
 

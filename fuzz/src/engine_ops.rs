@@ -308,11 +308,14 @@ struct Open {
     reqid: String,
     request: EventName,
     encoding: Encoding,
+    /// When it times out: `request_timeout_ms` after it was sent.
+    deadline: Time,
 }
 
 struct Runner {
     engine: Engine,
     now: Time,
+    request_timeout_ms: u64,
     host: bool,
     dialect: Dialect,
     outbound: OutChoice,
@@ -396,6 +399,7 @@ impl Runner {
             };
         }
         Runner {
+            request_timeout_ms: cfg.request_timeout_ms,
             engine: Engine::new(cfg),
             now: Time::ZERO,
             host: setup.host_supervisor,
@@ -833,6 +837,7 @@ impl Runner {
             reqid: reqid.clone(),
             request: name,
             encoding,
+            deadline: self.now.plus_millis(self.request_timeout_ms),
         });
         match self.send(event, "zeek/management/agent/instance-1") {
             Ok(()) if in_flight => self.fail(&format!(
@@ -1021,6 +1026,19 @@ impl Runner {
                     self.fail(&format!("{reqid} answered in another encoding"));
                 }
                 let results = event.results().unwrap_or_default();
+                // No answer comes before the request's deadline unless the
+                // request finished: a timeout answer before it is the timer
+                // of another request (one answered early, its id reused).
+                if self.now < open.deadline
+                    && results
+                        .iter()
+                        .any(|r| r.error.as_deref() == Some("request timed out"))
+                {
+                    self.fail(&format!(
+                        "{reqid} answered 'request timed out' at {}, before its deadline {}",
+                        self.now, open.deadline
+                    ));
+                }
                 // Only dispatches to nobody and restarts of nothing are
                 // answered without results.
                 if results.is_empty()
