@@ -53,7 +53,10 @@
 #define ZMA_ERR_IO -7
 
 /**
- * An internal bug was caught at the boundary; the agent is poisoned.
+ * An internal bug (or a panic anywhere inside: an engine call, a
+ * callback's delivery, the agent's own thread) was caught; the agent is
+ * poisoned: every later call on it returns this, no callback is called
+ * any more, and `zma_agent_free` still works.
  */
 #define ZMA_ERR_PANIC -8
 
@@ -206,8 +209,9 @@ int zma_agent_poll(zma_agent *agent, uint64_t now_ms);
 
 /**
  * Polled mode: the absolute time (in the `now_ms` clock) of the next
- * deadline, or -1 when there is none; always -1 in threaded mode and for
- * NULL.
+ * deadline, or -1 when there is none; always -1 in threaded mode. Also -1
+ * for NULL and for a poisoned agent (see `ZMA_ERR_PANIC`): then, and only
+ * then, `zma_last_error()` says why.
  *
  * # Safety
  * `agent` is NULL or a live agent.
@@ -217,7 +221,9 @@ int64_t zma_agent_next_timeout_ms(const zma_agent *agent);
 /**
  * Polled mode: a descriptor that is readable exactly when `zma_agent_poll`
  * has work (a child exited, output arrived), for the host's event loop.
- * -1 in threaded mode and for NULL. Owned by the agent: do not close it.
+ * -1 in threaded mode. Also -1 for NULL and for a poisoned agent (see
+ * `ZMA_ERR_PANIC`): then, and only then, `zma_last_error()` says why. Owned
+ * by the agent: do not close it.
  *
  * # Safety
  * `agent` is NULL or a live agent.

@@ -10,6 +10,11 @@
 //! delivered once, in one global order, and no callback can deadlock the
 //! agent by calling back into it.
 //!
+//! A callback that panics (or anything else unwinding through the drainer)
+//! poisons the agent before the drainer's place is given up, both by guards
+//! that run while unwinding: no thread is left waiting for a drainer that is
+//! gone, free does not wait for it, and nothing more is delivered.
+//!
 //! Backpressure: callers that are not inside a callback and find the
 //! drainer more than [`MAX_QUEUED`] outputs behind wait (holding no lock)
 //! until it is down to half of that, so threads that hand over events
@@ -90,29 +95,37 @@ impl Delivery {
     }
 
     /// Delivers everything queued, unless another thread (or this one,
-    /// further up the stack) is already doing so. `closed` is checked
-    /// before each callback: nothing is delivered once the agent is freed.
-    pub(crate) fn drain(&self, closed: &dyn Fn() -> bool) {
+    /// further up the stack) is already doing so. `stop` is checked before
+    /// each callback: nothing is delivered once the agent is freed or
+    /// poisoned. If anything in here unwinds (a callback panics), `poison`
+    /// is called before another thread can take over the delivery, and the
+    /// drainer's place is given up on the way out.
+    pub(crate) fn drain(&self, stop: &dyn Fn() -> bool, poison: &dyn Fn()) {
         if IN_CALLBACK.with(Cell::get) {
             return; // re-entrant: the drainer up the stack delivers it
         }
-        {
+        let mut draining = {
             let mut state = lock(&self.state);
             let mut limit = MAX_QUEUED;
             loop {
                 if state.drainer.is_none() {
                     state.drainer = Some(thread_token());
-                    break;
+                    break Draining {
+                        delivery: self,
+                        poison,
+                        armed: true,
+                    };
                 }
                 // Another thread is delivering; it will get ours, unless
                 // it is far behind: then wait for room (or its hand-over).
-                if state.queue.len() <= limit || closed() {
+                if state.queue.len() <= limit || stop() {
                     return;
                 }
                 limit = MAX_QUEUED / 2;
                 state.waiting += 1;
-                // A timeout, so that a free (which sets `closed` without
-                // this lock) is noticed without a wake-up of its own.
+                // A timeout, so that a free or a panic (which set their
+                // flags without this lock) is noticed without a wake-up of
+                // its own.
                 state = self
                     .idle
                     .wait_timeout(state, Duration::from_millis(10))
@@ -120,15 +133,14 @@ impl Delivery {
                     .0;
                 state.waiting -= 1;
             }
-        }
+        };
         let mut delivered = 0;
         loop {
             let item = {
                 let mut state = lock(&self.state);
                 if delivered >= MAX_QUEUED && state.waiting > 0 {
                     // Hand the delivery over to a waiting caller.
-                    state.drainer = None;
-                    self.idle.notify_all();
+                    draining.give_up(&mut state);
                     return;
                 }
                 match state.queue.pop_front() {
@@ -139,20 +151,21 @@ impl Delivery {
                         item
                     }
                     None => {
-                        state.drainer = None;
-                        self.idle.notify_all();
+                        // Under the same lock as the check for an empty
+                        // queue: an output queued after it finds no
+                        // drainer, and its caller delivers it.
+                        draining.give_up(&mut state);
                         return;
                     }
                 }
             };
             delivered += 1;
-            if closed() {
-                continue; // dropped: the agent is being freed
+            if stop() {
+                continue; // dropped: the agent is being freed, or poisoned
             }
             let callbacks = lock(&self.callbacks).clone();
-            IN_CALLBACK.with(|c| c.set(true));
+            let _in_callback = InCallback::enter();
             deliver(&callbacks, item);
-            IN_CALLBACK.with(|c| c.set(false));
         }
     }
 
@@ -164,6 +177,58 @@ impl Delivery {
         while state.drainer.is_some_and(|t| t != me) {
             state = self.idle.wait(state).unwrap_or_else(|e| e.into_inner());
         }
+    }
+}
+
+/// The drainer's place, held by one thread. Dropped while unwinding (a
+/// callback panicked), it poisons the agent and frees the place, so that
+/// other threads' outputs are not stranded and free does not wait for ever.
+struct Draining<'a> {
+    delivery: &'a Delivery,
+    poison: &'a dyn Fn(),
+    armed: bool,
+}
+
+impl Draining<'_> {
+    /// Gives the place up (the queue is empty, or a waiting caller takes
+    /// over), under the state lock the caller holds.
+    fn give_up(&mut self, state: &mut State) {
+        state.drainer = None;
+        self.delivery.idle.notify_all();
+        self.armed = false;
+    }
+}
+
+impl Drop for Draining<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if std::thread::panicking() {
+            // First poison, then free the place: whoever takes it next
+            // finds the agent poisoned and delivers nothing more.
+            (self.poison)();
+        }
+        let mut state = lock(&self.delivery.state);
+        state.drainer = None;
+        self.delivery.idle.notify_all();
+    }
+}
+
+/// Marks this thread as running a callback until dropped, also when the
+/// callback unwinds.
+struct InCallback;
+
+impl InCallback {
+    fn enter() -> InCallback {
+        IN_CALLBACK.with(|c| c.set(true));
+        InCallback
+    }
+}
+
+impl Drop for InCallback {
+    fn drop(&mut self) {
+        IN_CALLBACK.with(|c| c.set(false));
     }
 }
 
