@@ -632,3 +632,89 @@ fn log_messages_with_nul_bytes_reach_c_intact() {
     );
     unsafe { zma_agent_free(agent) };
 }
+
+/// Two agents; A's response callback hands B a request, and B's hands A
+/// one back.
+#[derive(Default)]
+struct TwoAgents {
+    a: Recorder,
+    b: Recorder,
+    /// B's responses as A's callback saw them right after B took its
+    /// request.
+    b_answers_seen_inside: Mutex<Option<usize>>,
+}
+
+unsafe extern "C" fn a_calls_b(user_data: *mut c_void, topic: *const c_char, json: *const c_char) {
+    // SAFETY: user_data is the test's TwoAgents, which outlives both agents.
+    let two = unsafe { &*(user_data as *const TwoAgents) };
+    unsafe {
+        record(
+            &two.a as *const Recorder as *mut c_void,
+            "response",
+            topic,
+            json,
+        )
+    };
+    if two.a.responses().len() == 1 {
+        let b = two.b.agent.load(Ordering::SeqCst);
+        assert_eq!(handle(b, &welcome("b1")), ZMA_OK);
+        *two.b_answers_seen_inside.lock().unwrap() = Some(two.b.responses().len());
+    }
+}
+
+unsafe extern "C" fn b_calls_a(user_data: *mut c_void, topic: *const c_char, json: *const c_char) {
+    // SAFETY: as above.
+    let two = unsafe { &*(user_data as *const TwoAgents) };
+    unsafe {
+        record(
+            &two.b as *const Recorder as *mut c_void,
+            "response",
+            topic,
+            json,
+        )
+    };
+    // Back into A, whose callback is further up this stack: re-entrant for
+    // A, so it only queues; A's delivery up the stack sends the answer.
+    let a = two.a.agent.load(Ordering::SeqCst);
+    assert_eq!(handle(a, &welcome("a2")), ZMA_OK);
+    assert_eq!(two.a.responses().len(), 1, "A's callback is not nested");
+}
+
+#[test]
+fn a_callback_of_one_agent_may_call_another() {
+    let two = TwoAgents::default();
+    let a = new_agent(POLLED_HOST);
+    let b = new_agent(POLLED_HOST);
+    two.a.agent.store(a, Ordering::SeqCst);
+    two.b.agent.store(b, Ordering::SeqCst);
+    let ud = &two as *const TwoAgents as *mut c_void;
+    // SAFETY: live agents, C callbacks, user_data outliving the agents.
+    unsafe {
+        assert_eq!(
+            zma_agent_set_response_callback(a, Some(a_calls_b), ud),
+            ZMA_OK
+        );
+        assert_eq!(
+            zma_agent_set_response_callback(b, Some(b_calls_a), ud),
+            ZMA_OK
+        );
+    }
+    assert_eq!(handle(a, &welcome("a1")), ZMA_OK);
+    // Being inside a callback of A is no reason to hold back B's answers:
+    // B delivers them before its handle_request returns, and nothing later
+    // is needed to get them out.
+    assert_eq!(
+        *two.b_answers_seen_inside.lock().unwrap(),
+        Some(1),
+        "B answered before its handle_request returned into A's callback"
+    );
+    assert_eq!(two.b.responses().len(), 1);
+    // A's answer to B's callback came once A's callback had returned.
+    let a_answers = two.a.responses();
+    assert_eq!(a_answers.len(), 2, "{a_answers:?}");
+    assert!(a_answers[1].contains("\"reqid\":\"a2\""), "{a_answers:?}");
+    unsafe {
+        zma_agent_free(a);
+        zma_agent_free(b);
+    }
+}

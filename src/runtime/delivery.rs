@@ -4,24 +4,43 @@
 //! Outputs are queued under the engine lock, so the queue holds them in the
 //! order the engine made them. Whichever thread finds the queue without a
 //! drainer becomes the drainer and empties it. A call made from inside a
-//! callback (re-entrant) only queues: the drainer, further up the same
-//! stack, delivers its outputs after the callback returns. Concurrent
-//! callers leave theirs to the running drainer. So every output is
-//! delivered once, in one global order, and no callback can deadlock the
-//! agent by calling back into it.
+//! callback of the same agent (re-entrant: this thread is the drainer of
+//! this very agent) only queues: the drainer, further up the same stack,
+//! delivers its outputs after the callback returns. Concurrent callers
+//! leave theirs to the running drainer. So every output is delivered once,
+//! in one global order, and no callback can deadlock the agent by calling
+//! back into it.
+//!
+//! Re-entrancy is per agent, not per thread: a callback of agent A that
+//! calls agent B is no re-entrant call of B. If B has no drainer, this
+//! thread becomes B's drainer (nested inside A's callback) and B's answers
+//! are delivered before B's call returns, not stranded until some later
+//! call on B. If B's drainer is another thread, that one delivers them.
+//! Nesting back into A from B's callback is re-entrant again (this thread
+//! is A's drainer) and only queues.
 //!
 //! A callback that panics (or anything else unwinding through the drainer)
 //! poisons the agent before the drainer's place is given up, both by guards
 //! that run while unwinding: no thread is left waiting for a drainer that is
 //! gone, free does not wait for it, and nothing more is delivered.
 //!
-//! Backpressure: callers that are not inside a callback and find the
-//! drainer more than [`MAX_QUEUED`] outputs behind wait (holding no lock)
-//! until it is down to half of that, so threads that hand over events
-//! faster than the callbacks take them cannot grow the queue without
-//! bound. A drainer that has delivered [`MAX_QUEUED`] outputs while such
-//! callers wait hands the delivery to one of them and returns, so no
-//! caller is kept delivering for the others for ever.
+//! Backpressure: callers that find the drainer more than [`MAX_QUEUED`]
+//! outputs behind wait (holding no lock) until it is down to half of that,
+//! so threads that hand over events faster than the callbacks take them
+//! cannot grow the queue without bound. A drainer that has delivered
+//! [`MAX_QUEUED`] outputs while such callers wait hands the delivery to one
+//! of them and returns, so no caller is kept delivering for the others for
+//! ever.
+//!
+//! A thread that is inside a callback of *any* agent never waits for room,
+//! it only queues: that is the one place where a per-thread notion of
+//! "inside a callback" still matters. Waiting there could deadlock across
+//! agents: thread 1, delivering A, is in A's callback and calls B, whose
+//! drainer is thread 2; thread 2 is in B's callback and calls A, whose
+//! drainer is thread 1. If either waited for the other's drainer to make
+//! room, neither callback would ever return. (Waiting for a drainer of the
+//! same agent is already excluded: that drainer is this thread.) What such
+//! calls queue is bounded by what callbacks do per output, as before.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -61,8 +80,8 @@ struct State {
 }
 
 thread_local! {
-    /// Set while this thread runs a callback as the drainer.
-    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+    /// How many callbacks (of any agents, nested) this thread is running.
+    static CALLBACK_DEPTH: Cell<usize> = const { Cell::new(0) };
     static THREAD_TOKEN: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -95,21 +114,24 @@ impl Delivery {
     }
 
     /// Delivers everything queued, unless another thread (or this one,
-    /// further up the stack) is already doing so. `stop` is checked before
+    /// further up the stack: a callback of this agent) is already doing so. `stop` is checked before
     /// each callback: nothing is delivered once the agent is freed or
     /// poisoned. If anything in here unwinds (a callback panics), `poison`
     /// is called before another thread can take over the delivery, and the
     /// drainer's place is given up on the way out.
     pub(crate) fn drain(&self, stop: &dyn Fn() -> bool, poison: &dyn Fn()) {
-        if IN_CALLBACK.with(Cell::get) {
-            return; // re-entrant: the drainer up the stack delivers it
-        }
+        let me = thread_token();
+        // Inside a callback of some agent: queue, never wait (module doc).
+        let inside_a_callback = CALLBACK_DEPTH.with(Cell::get) > 0;
         let mut draining = {
             let mut state = lock(&self.state);
+            if state.drainer == Some(me) {
+                return; // re-entrant: this thread, up the stack, delivers it
+            }
             let mut limit = MAX_QUEUED;
             loop {
                 if state.drainer.is_none() {
-                    state.drainer = Some(thread_token());
+                    state.drainer = Some(me);
                     break Draining {
                         delivery: self,
                         poison,
@@ -118,7 +140,7 @@ impl Delivery {
                 }
                 // Another thread is delivering; it will get ours, unless
                 // it is far behind: then wait for room (or its hand-over).
-                if state.queue.len() <= limit || stop() {
+                if inside_a_callback || state.queue.len() <= limit || stop() {
                     return;
                 }
                 limit = MAX_QUEUED / 2;
@@ -215,20 +237,20 @@ impl Drop for Draining<'_> {
     }
 }
 
-/// Marks this thread as running a callback until dropped, also when the
+/// Counts this thread as running a callback until dropped, also when the
 /// callback unwinds.
 struct InCallback;
 
 impl InCallback {
     fn enter() -> InCallback {
-        IN_CALLBACK.with(|c| c.set(true));
+        CALLBACK_DEPTH.with(|c| c.set(c.get() + 1));
         InCallback
     }
 }
 
 impl Drop for InCallback {
     fn drop(&mut self) {
-        IN_CALLBACK.with(|c| c.set(false));
+        CALLBACK_DEPTH.with(|c| c.set(c.get().saturating_sub(1)));
     }
 }
 
