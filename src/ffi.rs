@@ -355,11 +355,22 @@ fn set_event_callback(
 }
 
 /// Sets (or, with NULL, unsets) the callback for every `*_response` event
-/// bound for the controller. It may call back into the library.
+/// bound for the controller. It may call back into the library, this agent
+/// or any other.
+///
+/// Replacing a callback (with another or NULL) waits until an invocation of
+/// the old one running on another thread has returned: once this returns,
+/// the old callback is not running and is never called again, so its
+/// `user_data` may be freed. The one exception is a call from inside a
+/// callback of this same agent: the old callback may then be the caller's
+/// own frame (it cannot be waited for), but it is not called again either.
+/// Do not call this while holding a lock that a running callback may wait
+/// for. The same holds for every `zma_agent_set_*_callback`.
 ///
 /// # Safety
 /// `agent` is NULL or a live agent; `callback`, if set, may be called with
-/// `user_data` from the agent's thread until it is replaced or the agent is freed.
+/// `user_data`, from the agent's thread or from any thread calling into the
+/// agent, until the call replacing it or `zma_agent_free` returns.
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_set_response_callback(
     agent: *mut zma_agent,

@@ -41,6 +41,21 @@
 //! room, neither callback would ever return. (Waiting for a drainer of the
 //! same agent is already excluded: that drainer is this thread.) What such
 //! calls queue is bounded by what callbacks do per output, as before.
+//!
+//! Replacing callbacks: only the drainer calls them, so at most one
+//! invocation of an agent's callbacks runs at a time; it is recorded, with
+//! the generation of the callbacks it uses (taken under the same lock as
+//! the callbacks themselves) and the thread it runs on. [`Delivery::
+//! set_callbacks`] swaps them in and then waits until no invocation of an
+//! older generation runs, so once it returns the old callbacks are neither
+//! running nor ever called again, and the host may release what they use
+//! (a C callback's `user_data`). It cannot wait when the caller is the very
+//! thread running this agent's callback (a callback replacing callbacks of
+//! its own agent): the old callback is then the caller's own frame, which
+//! returns after it; it is still never called again. Like any synchronous
+//! unregistration, the wait deadlocks if the running callback waits for the
+//! replacing thread (a lock the host holds while replacing, or two threads
+//! replacing each other's agents' callbacks from their callbacks).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -97,11 +112,32 @@ pub(crate) fn thread_token() -> u64 {
     })
 }
 
+/// The callbacks, how often they were replaced, and the invocation running.
+#[derive(Default)]
+struct Registered {
+    callbacks: Callbacks,
+    /// Bumped by every `set_callbacks`.
+    generation: u64,
+    /// The invocation of a callback running now, if any (at most one: only
+    /// the drainer calls them).
+    running: Option<Running>,
+}
+
+#[derive(Clone, Copy)]
+struct Running {
+    /// The generation of the callbacks it uses.
+    generation: u64,
+    /// The thread it runs on.
+    thread: u64,
+}
+
 #[derive(Default)]
 pub(crate) struct Delivery {
     state: Mutex<State>,
     idle: Condvar,
-    callbacks: Mutex<Callbacks>,
+    registered: Mutex<Registered>,
+    /// Notified when an invocation of a callback returns (or unwinds).
+    returned: Condvar,
 }
 
 impl Delivery {
@@ -109,8 +145,24 @@ impl Delivery {
         lock(&self.state).queue.push_back(item);
     }
 
+    /// Replaces callbacks; once this returns, the replaced ones are not
+    /// running and are never called again, unless this thread is the one
+    /// running a callback of this agent (module doc).
     pub(crate) fn set_callbacks(&self, update: impl FnOnce(&mut Callbacks)) {
-        update(&mut lock(&self.callbacks));
+        let me = thread_token();
+        let mut registered = lock(&self.registered);
+        update(&mut registered.callbacks);
+        registered.generation += 1;
+        let replaced = registered.generation;
+        while let Some(running) = registered.running {
+            if running.generation >= replaced || running.thread == me {
+                break;
+            }
+            registered = self
+                .returned
+                .wait(registered)
+                .unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Delivers everything queued, unless another thread (or this one,
@@ -185,8 +237,7 @@ impl Delivery {
             if stop() {
                 continue; // dropped: the agent is being freed, or poisoned
             }
-            let callbacks = lock(&self.callbacks).clone();
-            let _in_callback = InCallback::enter();
+            let (callbacks, _invocation) = Invocation::start(self, me);
             deliver(&callbacks, item);
         }
     }
@@ -237,20 +288,35 @@ impl Drop for Draining<'_> {
     }
 }
 
-/// Counts this thread as running a callback until dropped, also when the
-/// callback unwinds.
-struct InCallback;
+/// One invocation of a callback, from taking the callbacks until it
+/// returns: this agent's running invocation, and one more callback this
+/// thread runs. Dropped also when the callback unwinds.
+struct Invocation<'a> {
+    delivery: &'a Delivery,
+}
 
-impl InCallback {
-    fn enter() -> InCallback {
+impl<'a> Invocation<'a> {
+    /// The current callbacks, taken under the same lock that records the
+    /// invocation, so that `set_callbacks` either sees it running or has
+    /// replaced them before they were taken.
+    fn start(delivery: &'a Delivery, thread: u64) -> (Callbacks, Invocation<'a>) {
+        let mut registered = lock(&delivery.registered);
+        registered.running = Some(Running {
+            generation: registered.generation,
+            thread,
+        });
+        let callbacks = registered.callbacks.clone();
+        drop(registered);
         CALLBACK_DEPTH.with(|c| c.set(c.get() + 1));
-        InCallback
+        (callbacks, Invocation { delivery })
     }
 }
 
-impl Drop for InCallback {
+impl Drop for Invocation<'_> {
     fn drop(&mut self) {
         CALLBACK_DEPTH.with(|c| c.set(c.get().saturating_sub(1)));
+        lock(&self.delivery.registered).running = None;
+        self.delivery.returned.notify_all();
     }
 }
 

@@ -351,6 +351,13 @@ impl Runtime {
         }
     }
 
+    /// Replaces callbacks. Once this returns, a replaced callback is not
+    /// running (on any other thread) and is never called again, so what it
+    /// uses may be released: this waits for an invocation in progress.
+    /// Called from inside a callback of this agent it cannot wait (the
+    /// replaced callback may be the caller's own frame, still running; it
+    /// is not called again). Do not call it holding a lock that a running
+    /// callback may wait for.
     pub fn set_callbacks(&self, update: impl FnOnce(&mut Callbacks)) {
         self.delivery.set_callbacks(update);
     }
