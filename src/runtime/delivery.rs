@@ -39,15 +39,15 @@
 //! drainer is thread 2; thread 2 is in B's callback and calls A, whose
 //! drainer is thread 1. If either waited for the other's drainer to make
 //! room, neither callback would ever return. (Waiting for a drainer of the
-//! same agent is already excluded: that drainer is this thread.) What such
-//! calls queue is bounded by what callbacks do per output, as before.
+//! same agent is already excluded: that drainer is this thread.) Such
+//! calls queue only at the pace of the callbacks making them.
 //!
 //! Replacing callbacks: only the drainer calls them, so at most one
 //! invocation of an agent's callbacks runs at a time; it is recorded, with
 //! the generation of the callbacks it uses (taken under the same lock as
-//! the callbacks themselves) and the thread it runs on. [`Delivery::
-//! set_callbacks`] swaps them in and then waits until no invocation of an
-//! older generation runs, so once it returns the old callbacks are neither
+//! the callbacks themselves) and the thread it runs on. `set_callbacks`
+//! swaps them in and then waits until no invocation of an older
+//! generation runs, so once it returns the old callbacks are neither
 //! running nor ever called again, and the host may release what they use
 //! (a C callback's `user_data`). It cannot wait when the caller is the very
 //! thread running this agent's callback (a callback replacing callbacks of
@@ -166,11 +166,12 @@ impl Delivery {
     }
 
     /// Delivers everything queued, unless another thread (or this one,
-    /// further up the stack: a callback of this agent) is already doing so. `stop` is checked before
-    /// each callback: nothing is delivered once the agent is freed or
-    /// poisoned. If anything in here unwinds (a callback panics), `poison`
-    /// is called before another thread can take over the delivery, and the
-    /// drainer's place is given up on the way out.
+    /// further up the stack: a callback of this agent) is already doing
+    /// so. `stop` is checked before each callback: nothing is delivered
+    /// once the agent is freed or poisoned. If anything in here unwinds (a
+    /// callback panics), `poison` is called before another thread can take
+    /// over the delivery, and the drainer's place is given up on the way
+    /// out.
     pub(crate) fn drain(&self, stop: &dyn Fn() -> bool, poison: &dyn Fn()) {
         let me = thread_token();
         // Inside a callback of some agent: queue, never wait (module doc).
