@@ -53,7 +53,10 @@
 #define ZMA_ERR_IO -7
 
 /**
- * An internal bug was caught at the boundary; the agent is poisoned.
+ * An internal bug (or a panic anywhere inside: an engine call, a
+ * callback's delivery, the agent's own thread) was caught; the agent is
+ * poisoned: every later call on it returns this, no callback is called
+ * any more, and `zma_agent_free` still works.
  */
 #define ZMA_ERR_PANIC -8
 
@@ -145,11 +148,22 @@ void zma_agent_free(zma_agent *agent);
 
 /**
  * Sets (or, with NULL, unsets) the callback for every `*_response` event
- * bound for the controller. It may call back into the library.
+ * bound for the controller. It may call back into the library, this agent
+ * or any other.
+ *
+ * Replacing a callback (with another or NULL) waits until an invocation of
+ * the old one running on another thread has returned: once this returns,
+ * the old callback is not running and is never called again, so its
+ * `user_data` may be freed. The one exception is a call from inside a
+ * callback of this same agent: the old callback may then be the caller's
+ * own frame (it cannot be waited for), but it is not called again either.
+ * Do not call this while holding a lock that a running callback may wait
+ * for. The same holds for every `zma_agent_set_*_callback`.
  *
  * # Safety
  * `agent` is NULL or a live agent; `callback`, if set, may be called with
- * `user_data` from the agent's thread until it is replaced or the agent is freed.
+ * `user_data`, from the agent's thread or from any thread calling into the
+ * agent, until the call replacing it or `zma_agent_free` returns.
  */
 int zma_agent_set_response_callback(zma_agent *agent, zma_event_fn callback, void *user_data);
 
@@ -206,8 +220,9 @@ int zma_agent_poll(zma_agent *agent, uint64_t now_ms);
 
 /**
  * Polled mode: the absolute time (in the `now_ms` clock) of the next
- * deadline, or -1 when there is none; always -1 in threaded mode and for
- * NULL.
+ * deadline, or -1 when there is none; always -1 in threaded mode. Also -1
+ * for NULL and for a poisoned agent (see `ZMA_ERR_PANIC`): then, and only
+ * then, `zma_last_error()` says why.
  *
  * # Safety
  * `agent` is NULL or a live agent.
@@ -217,7 +232,9 @@ int64_t zma_agent_next_timeout_ms(const zma_agent *agent);
 /**
  * Polled mode: a descriptor that is readable exactly when `zma_agent_poll`
  * has work (a child exited, output arrived), for the host's event loop.
- * -1 in threaded mode and for NULL. Owned by the agent: do not close it.
+ * -1 in threaded mode. Also -1 for NULL and for a poisoned agent (see
+ * `ZMA_ERR_PANIC`): then, and only then, `zma_last_error()` says why. Owned
+ * by the agent: do not close it.
  *
  * # Safety
  * `agent` is NULL or a live agent.

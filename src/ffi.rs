@@ -10,8 +10,13 @@
 //! - Every function returning `int` returns `ZMA_OK` (0) or a negative
 //!   status; after a failure `zma_last_error()` describes it (thread-local,
 //!   valid until the next call on that thread), after success it is NULL.
-//! - Every entry point catches panics: the call returns `ZMA_ERR_PANIC`, the
-//!   agent is poisoned, and every later call on it returns `ZMA_ERR_PANIC`.
+//! - Every entry point catches panics, and so does the agent's own thread:
+//!   a panic anywhere (the engine, the process supervisor, a callback's
+//!   delivery, the agent's thread) poisons the agent. The call during which
+//!   it happened returns `ZMA_ERR_PANIC`, and so does every later call on
+//!   the agent (`zma_agent_fd` and `zma_agent_next_timeout_ms` return -1 and
+//!   set `zma_last_error()`); no callback is called any more.
+//!   `zma_agent_free` still works and returns promptly.
 //! - Every function is safe to call from any thread; calls on one agent are
 //!   serialized inside. `zma_agent_free` must not race with other calls on
 //!   the same agent.
@@ -27,7 +32,7 @@ use std::sync::Arc;
 
 use crate::engine::{AgentError, LogLevel, RefusalKind};
 use crate::options::parse_options;
-use crate::runtime::{Agent, Runtime, RuntimeError};
+use crate::runtime::{panic_message, panic_text, Agent, Runtime, RuntimeError};
 use crate::wire::InputErrorKind;
 
 /// Success.
@@ -48,7 +53,10 @@ pub const ZMA_ERR_STATE: c_int = -5;
 pub const ZMA_ERR_OPTIONS: c_int = -6;
 /// The operating system refused something the agent needed.
 pub const ZMA_ERR_IO: c_int = -7;
-/// An internal bug was caught at the boundary; the agent is poisoned.
+/// An internal bug (or a panic anywhere inside: an engine call, a
+/// callback's delivery, the agent's own thread) was caught; the agent is
+/// poisoned: every later call on it returns this, no callback is called
+/// any more, and `zma_agent_free` still works.
 pub const ZMA_ERR_PANIC: c_int = -8;
 /// Input over a configured size or depth limit.
 pub const ZMA_ERR_LIMIT: c_int = -9;
@@ -124,22 +132,15 @@ impl From<RuntimeError> for Failure {
             },
             RuntimeError::State(_) => ZMA_ERR_STATE,
             RuntimeError::Io(_) => ZMA_ERR_IO,
+            RuntimeError::Panic(_) => ZMA_ERR_PANIC,
         };
         Failure(code, e.to_string())
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown".to_owned());
-    format!("internal error (panic: {text}); the agent is unusable now")
-}
-
-/// Runs `body` behind the panic boundary and the last-error protocol.
-fn boundary(runtime: Option<&Runtime>, body: impl FnOnce() -> Result<(), Failure>) -> c_int {
+/// Runs `body` behind the panic boundary and the last-error protocol (for
+/// `zma_agent_new`, which has no agent yet).
+fn boundary(body: impl FnOnce() -> Result<(), Failure>) -> c_int {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => {
             clear_last_error();
@@ -150,13 +151,60 @@ fn boundary(runtime: Option<&Runtime>, body: impl FnOnce() -> Result<(), Failure
             code
         }
         Err(payload) => {
-            if let Some(runtime) = runtime {
-                runtime.poison();
-            }
-            set_last_error(&panic_message(payload.as_ref()));
+            set_last_error(&panic_message(&panic_text(payload.as_ref())));
             ZMA_ERR_PANIC
         }
     }
+}
+
+/// Runs `body` on the runtime of the agent behind a pointer argument,
+/// behind the panic boundary and the last-error protocol: the value, or the
+/// status to return (its message set). A panic anywhere in it, finding the
+/// runtime included, poisons the agent.
+///
+/// # Safety
+/// As for [`runtime_of`].
+unsafe fn with_runtime<T>(
+    agent: *const zma_agent,
+    function: &str,
+    body: impl FnOnce(&Runtime) -> Result<T, Failure>,
+) -> Result<T, c_int> {
+    let mut runtime: Option<Arc<Runtime>> = None;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: forwarded contract.
+        let rt = runtime.insert(unsafe { runtime_of(agent, function) }?);
+        body(rt)
+    }));
+    match outcome {
+        Ok(Ok(value)) => {
+            clear_last_error();
+            Ok(value)
+        }
+        Ok(Err(Failure(code, message))) => {
+            set_last_error(&message);
+            Err(code)
+        }
+        Err(payload) => {
+            let text = panic_text(payload.as_ref());
+            set_last_error(&panic_message(&text));
+            if let Some(runtime) = &runtime {
+                runtime.poison(Some(text));
+            }
+            Err(ZMA_ERR_PANIC)
+        }
+    }
+}
+
+/// The status of an entry point returning `int`.
+fn status(result: Result<(), c_int>) -> c_int {
+    result.err().unwrap_or(ZMA_OK)
+}
+
+/// Runs `body` of an entry point that takes no agent and cannot report an
+/// error (strings, versions) behind the panic boundary: `fallback` if it
+/// panics.
+fn contained<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 
 /// The runtime of the agent behind a pointer argument, or the failure to
@@ -175,25 +223,10 @@ unsafe fn runtime_of(agent: *const zma_agent, function: &str) -> Result<Arc<Runt
     if runtime.is_poisoned() {
         return Err(Failure(
             ZMA_ERR_PANIC,
-            format!("{function}: the agent is unusable after an internal error"),
+            format!("{function}: {}", runtime.poisoned_message()),
         ));
     }
     Ok(runtime)
-}
-
-/// Like [`runtime_of`], reporting a failure as the entry point's status.
-///
-/// # Safety
-/// As for [`runtime_of`].
-unsafe fn runtime_or_status(
-    agent: *const zma_agent,
-    function: &str,
-) -> Result<Arc<Runtime>, c_int> {
-    // SAFETY: forwarded contract.
-    unsafe { runtime_of(agent, function) }.map_err(|Failure(code, message)| {
-        set_last_error(&message);
-        code
-    })
 }
 
 /// The string behind a pointer argument.
@@ -232,7 +265,7 @@ pub unsafe extern "C" fn zma_agent_new(
         unsafe { *error_out = ptr::null_mut() };
     }
     let mut created: *mut zma_agent = ptr::null_mut();
-    let status = boundary(None, || {
+    let status = boundary(|| {
         let options = if options_json.is_null() {
             None
         } else {
@@ -312,24 +345,32 @@ fn set_event_callback(
     user_data: *mut c_void,
     pick: fn(&mut crate::runtime::Callbacks) -> &mut Option<crate::runtime::EventSink>,
 ) -> c_int {
-    // SAFETY: NULL or live, by the caller's contract.
-    let rt = match unsafe { runtime_or_status(agent, function) } {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    boundary(Some(&rt), || {
+    let body = |rt: &Runtime| {
         let sink = event_sink(callback, user_data);
         rt.set_callbacks(|c| *pick(c) = sink);
         Ok(())
-    })
+    };
+    // SAFETY: NULL or live, by the caller's contract.
+    status(unsafe { with_runtime(agent, function, body) })
 }
 
 /// Sets (or, with NULL, unsets) the callback for every `*_response` event
-/// bound for the controller. It may call back into the library.
+/// bound for the controller. It may call back into the library, this agent
+/// or any other.
+///
+/// Replacing a callback (with another or NULL) waits until an invocation of
+/// the old one running on another thread has returned: once this returns,
+/// the old callback is not running and is never called again, so its
+/// `user_data` may be freed. The one exception is a call from inside a
+/// callback of this same agent: the old callback may then be the caller's
+/// own frame (it cannot be waited for), but it is not called again either.
+/// Do not call this while holding a lock that a running callback may wait
+/// for. The same holds for every `zma_agent_set_*_callback`.
 ///
 /// # Safety
 /// `agent` is NULL or a live agent; `callback`, if set, may be called with
-/// `user_data` from the agent's thread until it is replaced or the agent is freed.
+/// `user_data`, from the agent's thread or from any thread calling into the
+/// agent, until the call replacing it or `zma_agent_free` returns.
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_set_response_callback(
     agent: *mut zma_agent,
@@ -396,12 +437,7 @@ pub unsafe extern "C" fn zma_agent_set_log_callback(
     callback: zma_log_fn,
     user_data: *mut c_void,
 ) -> c_int {
-    // SAFETY: NULL or live, by the caller's contract.
-    let rt = match unsafe { runtime_or_status(agent, "zma_agent_set_log_callback") } {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    boundary(Some(&rt), || {
+    let body = |rt: &Runtime| {
         let sink: Option<crate::runtime::LogSink> = callback.map(|callback| {
             let user_data = UserData(user_data);
             Arc::new(move |level: LogLevel, message: &str| {
@@ -414,7 +450,9 @@ pub unsafe extern "C" fn zma_agent_set_log_callback(
         });
         rt.set_callbacks(|c| c.log = sink);
         Ok(())
-    })
+    };
+    // SAFETY: NULL or live, by the caller's contract.
+    status(unsafe { with_runtime(agent, "zma_agent_set_log_callback", body) })
 }
 
 // ---- events -----------------------------------------------------------------------
@@ -434,17 +472,14 @@ pub unsafe extern "C" fn zma_agent_handle_request(
     event_json: *const c_char,
 ) -> c_int {
     const F: &str = "zma_agent_handle_request";
-    // SAFETY: NULL or live, by the caller's contract.
-    let rt = match unsafe { runtime_or_status(agent, F) } {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    boundary(Some(&rt), || {
+    let body = |rt: &Runtime| {
         // SAFETY: NULL or NUL-terminated, by the caller's contract.
         let json = unsafe { str_arg(event_json, F, "event_json") }?;
         // Size, then UTF-8, then JSON: checked in that order inside.
         rt.handle_request(json.to_bytes()).map_err(Failure::from)
-    })
+    };
+    // SAFETY: NULL or live, by the caller's contract.
+    status(unsafe { with_runtime(agent, F, body) })
 }
 
 // ---- polled mode --------------------------------------------------------------------
@@ -458,45 +493,42 @@ pub unsafe extern "C" fn zma_agent_handle_request(
 /// `agent` is NULL or a live agent.
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_poll(agent: *mut zma_agent, now_ms: u64) -> c_int {
+    let body = |rt: &Runtime| rt.poll(now_ms).map_err(Failure::from);
     // SAFETY: NULL or live, by the caller's contract.
-    let rt = match unsafe { runtime_or_status(agent, "zma_agent_poll") } {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    boundary(Some(&rt), || rt.poll(now_ms).map_err(Failure::from))
+    status(unsafe { with_runtime(agent, "zma_agent_poll", body) })
 }
 
 /// Polled mode: the absolute time (in the `now_ms` clock) of the next
-/// deadline, or -1 when there is none; always -1 in threaded mode and for
-/// NULL.
+/// deadline, or -1 when there is none; always -1 in threaded mode. Also -1
+/// for NULL and for a poisoned agent (see `ZMA_ERR_PANIC`): then, and only
+/// then, `zma_last_error()` says why.
 ///
 /// # Safety
 /// `agent` is NULL or a live agent.
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_next_timeout_ms(agent: *const zma_agent) -> i64 {
-    // SAFETY: NULL or live, by the caller's contract.
-    let Ok(rt) = (unsafe { runtime_of(agent, "zma_agent_next_timeout_ms") }) else {
-        return -1;
+    let body = |rt: &Runtime| {
+        Ok(rt
+            .next_timeout_ms()
+            .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX)))
     };
-    catch_unwind(AssertUnwindSafe(|| rt.next_timeout_ms()))
-        .ok()
-        .flatten()
-        .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX))
+    // SAFETY: NULL or live, by the caller's contract.
+    unsafe { with_runtime(agent, "zma_agent_next_timeout_ms", body) }.unwrap_or(-1)
 }
 
 /// Polled mode: a descriptor that is readable exactly when `zma_agent_poll`
 /// has work (a child exited, output arrived), for the host's event loop.
-/// -1 in threaded mode and for NULL. Owned by the agent: do not close it.
+/// -1 in threaded mode. Also -1 for NULL and for a poisoned agent (see
+/// `ZMA_ERR_PANIC`): then, and only then, `zma_last_error()` says why. Owned
+/// by the agent: do not close it.
 ///
 /// # Safety
 /// `agent` is NULL or a live agent.
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_fd(agent: *const zma_agent) -> c_int {
+    let body = |rt: &Runtime| Ok(rt.fd().unwrap_or(-1));
     // SAFETY: NULL or live, by the caller's contract.
-    let Ok(rt) = (unsafe { runtime_of(agent, "zma_agent_fd") }) else {
-        return -1;
-    };
-    rt.fd().unwrap_or(-1)
+    unsafe { with_runtime(agent, "zma_agent_fd", body) }.unwrap_or(-1)
 }
 
 // ---- diagnostics and strings -----------------------------------------------------------
@@ -514,12 +546,7 @@ pub unsafe extern "C" fn zma_agent_state_json(
     json_out: *mut *mut c_char,
 ) -> c_int {
     const F: &str = "zma_agent_state_json";
-    // SAFETY: NULL or live, by the caller's contract.
-    let rt = match unsafe { runtime_or_status(agent, F) } {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    boundary(Some(&rt), || {
+    let body = |rt: &Runtime| {
         if json_out.is_null() {
             return Err(Failure(ZMA_ERR_NULL, format!("{F}: json_out is NULL")));
         }
@@ -527,14 +554,18 @@ pub unsafe extern "C" fn zma_agent_state_json(
         // SAFETY: checked non-NULL; ownership passes to the caller.
         unsafe { *json_out = json.into_raw() };
         Ok(())
-    })
+    };
+    // SAFETY: NULL or live, by the caller's contract.
+    status(unsafe { with_runtime(agent, F, body) })
 }
 
 /// The message of the last failed call on this thread, or NULL after a
 /// successful one. Valid until the next call on this thread; do not free.
 #[no_mangle]
 pub extern "C" fn zma_last_error() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ref().map_or(ptr::null(), |s| s.as_ptr()))
+    contained(ptr::null(), || {
+        LAST_ERROR.with(|e| e.borrow().as_ref().map_or(ptr::null(), |s| s.as_ptr()))
+    })
 }
 
 /// Frees a string the library returned through a `char **`. NULL is fine.
@@ -544,9 +575,11 @@ pub extern "C" fn zma_last_error() -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn zma_string_free(s: *mut c_char) {
     if !s.is_null() {
-        // SAFETY: by contract a string this library handed out with
-        // CString::into_raw, not freed before.
-        drop(unsafe { CString::from_raw(s) });
+        contained((), || {
+            // SAFETY: by contract a string this library handed out with
+            // CString::into_raw, not freed before.
+            drop(unsafe { CString::from_raw(s) });
+        });
     }
 }
 
@@ -558,14 +591,14 @@ pub extern "C" fn zma_version() -> *const c_char {
             Ok(v) => v,
             Err(_) => c"unknown",
         };
-    VERSION.as_ptr()
+    contained(ptr::null(), || VERSION.as_ptr())
 }
 
 /// The ABI version the library implements (`ZMA_ABI_VERSION` it was built
 /// with).
 #[no_mangle]
 pub extern "C" fn zma_abi_version() -> u32 {
-    ZMA_ABI_VERSION
+    contained(ZMA_ABI_VERSION, || ZMA_ABI_VERSION)
 }
 
 /// Test hook: the agent's next engine call panics, to prove that the
@@ -578,6 +611,20 @@ pub unsafe fn zma_test_inject_panic(agent: *mut zma_agent) {
     // SAFETY: test code passes a live agent.
     if let Some(agent) = unsafe { agent.as_ref() } {
         agent.agent.runtime().inject_panic();
+    }
+}
+
+/// Test hook: the agent's own thread (threaded mode) panics in its next
+/// loop iteration, to prove that the panic poisons the agent instead of
+/// killing the thread silently. Not part of the C ABI.
+#[doc(hidden)]
+///
+/// # Safety
+/// `agent` is NULL or a live agent.
+pub unsafe fn zma_test_inject_thread_panic(agent: *mut zma_agent) {
+    // SAFETY: test code passes a live agent.
+    if let Some(agent) = unsafe { agent.as_ref() } {
+        agent.agent.runtime().inject_thread_panic();
     }
 }
 

@@ -632,3 +632,201 @@ fn log_messages_with_nul_bytes_reach_c_intact() {
     );
     unsafe { zma_agent_free(agent) };
 }
+
+/// Two agents; A's response callback hands B a request, and B's hands A
+/// one back.
+#[derive(Default)]
+struct TwoAgents {
+    a: Recorder,
+    b: Recorder,
+    /// B's responses as A's callback saw them right after B took its
+    /// request.
+    b_answers_seen_inside: Mutex<Option<usize>>,
+}
+
+unsafe extern "C" fn a_calls_b(user_data: *mut c_void, topic: *const c_char, json: *const c_char) {
+    // SAFETY: user_data is the test's TwoAgents, which outlives both agents.
+    let two = unsafe { &*(user_data as *const TwoAgents) };
+    unsafe {
+        record(
+            &two.a as *const Recorder as *mut c_void,
+            "response",
+            topic,
+            json,
+        )
+    };
+    if two.a.responses().len() == 1 {
+        let b = two.b.agent.load(Ordering::SeqCst);
+        assert_eq!(handle(b, &welcome("b1")), ZMA_OK);
+        *two.b_answers_seen_inside.lock().unwrap() = Some(two.b.responses().len());
+    }
+}
+
+unsafe extern "C" fn b_calls_a(user_data: *mut c_void, topic: *const c_char, json: *const c_char) {
+    // SAFETY: as above.
+    let two = unsafe { &*(user_data as *const TwoAgents) };
+    unsafe {
+        record(
+            &two.b as *const Recorder as *mut c_void,
+            "response",
+            topic,
+            json,
+        )
+    };
+    // Back into A, whose callback is further up this stack: re-entrant for
+    // A, so it only queues; A's delivery up the stack sends the answer.
+    let a = two.a.agent.load(Ordering::SeqCst);
+    assert_eq!(handle(a, &welcome("a2")), ZMA_OK);
+    assert_eq!(two.a.responses().len(), 1, "A's callback is not nested");
+}
+
+#[test]
+fn a_callback_of_one_agent_may_call_another() {
+    let two = TwoAgents::default();
+    let a = new_agent(POLLED_HOST);
+    let b = new_agent(POLLED_HOST);
+    two.a.agent.store(a, Ordering::SeqCst);
+    two.b.agent.store(b, Ordering::SeqCst);
+    let ud = &two as *const TwoAgents as *mut c_void;
+    // SAFETY: live agents, C callbacks, user_data outliving the agents.
+    unsafe {
+        assert_eq!(
+            zma_agent_set_response_callback(a, Some(a_calls_b), ud),
+            ZMA_OK
+        );
+        assert_eq!(
+            zma_agent_set_response_callback(b, Some(b_calls_a), ud),
+            ZMA_OK
+        );
+    }
+    assert_eq!(handle(a, &welcome("a1")), ZMA_OK);
+    // Being inside a callback of A is no reason to hold back B's answers:
+    // B delivers them before its handle_request returns, and nothing later
+    // is needed to get them out.
+    assert_eq!(
+        *two.b_answers_seen_inside.lock().unwrap(),
+        Some(1),
+        "B answered before its handle_request returned into A's callback"
+    );
+    assert_eq!(two.b.responses().len(), 1);
+    // A's answer to B's callback came once A's callback had returned.
+    let a_answers = two.a.responses();
+    assert_eq!(a_answers.len(), 2, "{a_answers:?}");
+    assert!(a_answers[1].contains("\"reqid\":\"a2\""), "{a_answers:?}");
+    unsafe {
+        zma_agent_free(a);
+        zma_agent_free(b);
+    }
+}
+
+/// A callback that takes its time, watched by the test.
+#[derive(Default)]
+struct Slow {
+    started: AtomicUsize,
+    running: AtomicBool,
+    finished: AtomicUsize,
+    /// Set once the callback was replaced.
+    replaced: AtomicBool,
+    called_after_replace: AtomicUsize,
+}
+
+unsafe extern "C" fn slow_old_callback(
+    user_data: *mut c_void,
+    _topic: *const c_char,
+    _json: *const c_char,
+) {
+    // SAFETY: user_data is the test's Slow, which outlives the agent.
+    let slow = unsafe { &*(user_data as *const Slow) };
+    if slow.replaced.load(Ordering::SeqCst) {
+        slow.called_after_replace.fetch_add(1, Ordering::SeqCst);
+    }
+    slow.running.store(true, Ordering::SeqCst);
+    slow.started.fetch_add(1, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(300));
+    slow.running.store(false, Ordering::SeqCst);
+    slow.finished.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn replacing_a_callback_waits_for_the_old_one_to_return() {
+    let slow = Slow::default();
+    let rec = Recorder::default();
+    let agent = new_agent(
+        r#"{"mode": "threaded", "request_timeout_ms": 20, "supervisor": {"kind": "host"}}"#,
+    );
+    let old_ud = &slow as *const Slow as *mut c_void;
+    // SAFETY: a live agent, a C callback, user_data outliving the agent.
+    unsafe { zma_agent_set_response_callback(agent, Some(slow_old_callback), old_ud) };
+    assert_eq!(handle(agent, &get_nodes("g1")), ZMA_OK);
+    // After 20 ms the agent's thread delivers the timeout to the slow
+    // callback; replace it from this thread while it runs.
+    let started = Instant::now();
+    while slow.started.load(Ordering::SeqCst) == 0 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(
+        slow.started.load(Ordering::SeqCst),
+        1,
+        "the old callback ran"
+    );
+    let new_ud = &rec as *const Recorder as *mut c_void;
+    assert_eq!(
+        unsafe { zma_agent_set_response_callback(agent, Some(on_response), new_ud) },
+        ZMA_OK
+    );
+    slow.replaced.store(true, Ordering::SeqCst);
+    // The host may free the old user_data now: the old callback is done.
+    assert!(
+        !slow.running.load(Ordering::SeqCst) && slow.finished.load(Ordering::SeqCst) == 1,
+        "set_response_callback returned while the old callback still ran on the agent's thread"
+    );
+    // And it is never called again: answers go to the new one.
+    assert_eq!(handle(agent, &welcome("w")), ZMA_OK);
+    assert_eq!(handle(agent, &get_nodes("g2")), ZMA_OK);
+    let started = Instant::now();
+    while rec.responses().len() < 2 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(rec.responses().len(), 2, "{:?}", rec.responses());
+    assert_eq!(slow.called_after_replace.load(Ordering::SeqCst), 0);
+    unsafe { zma_agent_free(agent) };
+}
+
+unsafe extern "C" fn replace_itself(
+    user_data: *mut c_void,
+    topic: *const c_char,
+    json: *const c_char,
+) {
+    let rec = unsafe { record(user_data, "response", topic, json) };
+    let agent = rec.agent.load(Ordering::SeqCst);
+    // The old callback is this very frame: waiting for it would never end.
+    assert_eq!(
+        unsafe { zma_agent_set_response_callback(agent, Some(on_response), user_data) },
+        ZMA_OK
+    );
+}
+
+#[test]
+fn a_callback_may_replace_itself() {
+    let rec = Arc::new(Recorder::default());
+    let agent = new_agent(POLLED_HOST);
+    rec.agent.store(agent, Ordering::SeqCst);
+    let ud = Arc::as_ptr(&rec) as *mut c_void;
+    unsafe { zma_agent_set_response_callback(agent, Some(replace_itself), ud) };
+    // On a thread of its own, so that a deadlock fails the test instead of
+    // hanging it.
+    let (done, finished) = std::sync::mpsc::channel();
+    let shared = agent as usize;
+    let keep = Arc::clone(&rec);
+    std::thread::spawn(move || {
+        let agent = shared as *mut zma_agent;
+        let _ = done.send((handle(agent, &welcome("w1")), handle(agent, &welcome("w2"))));
+        drop(keep);
+    });
+    let statuses = finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a callback replacing itself deadlocked");
+    assert_eq!(statuses, (ZMA_OK, ZMA_OK));
+    assert_eq!(rec.responses().len(), 2);
+    unsafe { zma_agent_free(agent) };
+}

@@ -10,6 +10,17 @@
 //! - **polled**: nothing runs behind the host's back; time is the latest
 //!   `now_ms` the host gave `poll`, and the poller's descriptor tells the
 //!   host's event loop when `poll` has work.
+//!
+//! Panics (bugs, or a Rust callback that panics) are contained wherever they
+//! happen: `handle_request` and `poll` catch them (the engine, the process
+//! supervisor, a callback delivered on the caller's thread) and fail with
+//! [`RuntimeError::Panic`]; the agent's thread catches its own and ends;
+//! delivery gives up its drainer's place while unwinding; the process
+//! supervisor reports a panic of its spawner thread, asked after each step.
+//! Any of them poisons the agent: every later call fails with
+//! [`RuntimeError::Panic`] (the C ABI: `ZMA_ERR_PANIC`), nothing is
+//! delivered any more, the agent's thread ends, and free still returns
+//! promptly.
 
 mod delivery;
 #[allow(unsafe_code)] // epoll and eventfd: the OS edge of the runtime
@@ -17,6 +28,7 @@ pub(crate) mod poller;
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -42,13 +54,16 @@ pub enum RuntimeError {
     State(String),
     /// The operating system refused (an epoll, a thread).
     Io(String),
+    /// A panic was caught inside (now or earlier): the agent is poisoned
+    /// and refuses every further call (`ZMA_ERR_PANIC`).
+    Panic(String),
 }
 
 impl std::fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RuntimeError::Agent(e) => e.fmt(f),
-            RuntimeError::State(m) | RuntimeError::Io(m) => f.write_str(m),
+            RuntimeError::State(m) | RuntimeError::Io(m) | RuntimeError::Panic(m) => f.write_str(m),
         }
     }
 }
@@ -77,6 +92,10 @@ pub struct Runtime {
     thread_token: AtomicU64,
     /// A panic was caught inside: the agent refuses every further call.
     poisoned: AtomicBool,
+    /// What panicked, once known (for the messages of later calls).
+    poison_reason: Mutex<Option<String>>,
+    /// Test hook: the agent's thread panics in its next loop iteration.
+    panic_thread_next: AtomicBool,
 }
 
 /// An agent runtime and, in threaded mode, its thread.
@@ -128,6 +147,8 @@ impl Agent {
             stop_nodes_on_free: options.stop_nodes_on_free,
             thread_token: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
+            poison_reason: Mutex::new(None),
+            panic_thread_next: AtomicBool::new(false),
         });
         if let Some(process) = &lock(&runtime.core).process {
             let log = |level, message| {
@@ -210,10 +231,53 @@ impl Drop for Agent {
     }
 }
 
+/// The text of a panic's payload.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The message of the call during which `text` panicked.
+pub(crate) fn panic_message(text: &str) -> String {
+    format!("internal error (panic: {text}); the agent is unusable now")
+}
+
+/// Poisons the runtime if dropped while unwinding: for the calls that let a
+/// panic go on to their caller (who, at the C boundary, catches it).
+struct PoisonOnUnwind<'a>(&'a Runtime);
+
+impl Drop for PoisonOnUnwind<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.poison(None);
+        }
+    }
+}
+
 impl Runtime {
-    /// Marks the agent unusable (a panic was caught at the boundary).
-    pub fn poison(&self) {
+    /// Marks the agent unusable: a panic was caught (`reason` is what
+    /// panicked, when known; the first one known is kept). Every later call
+    /// fails with [`RuntimeError::Panic`], no callback is called any more,
+    /// and the agent's thread ends; free still works.
+    pub fn poison(&self, reason: Option<String>) {
+        if let Some(reason) = reason {
+            lock(&self.poison_reason).get_or_insert(reason);
+        }
         self.poisoned.store(true, Ordering::SeqCst);
+        self.poller.kick(); // threaded mode: the thread sees it and ends
+    }
+
+    /// Why later calls fail: what panicked, if known.
+    pub fn poisoned_message(&self) -> String {
+        match lock(&self.poison_reason).as_deref() {
+            Some(reason) => {
+                format!("the agent is unusable after an internal error (panic: {reason})")
+            }
+            None => "the agent is unusable after an internal error".to_owned(),
+        }
     }
 
     pub fn is_poisoned(&self) -> bool {
@@ -236,6 +300,48 @@ impl Runtime {
         }
     }
 
+    fn check_unpoisoned(&self) -> Result<(), RuntimeError> {
+        if self.is_poisoned() {
+            Err(RuntimeError::Panic(self.poisoned_message()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs a call that drives the engine and delivers, behind the panic
+    /// boundary: a panic anywhere in it (the engine, the process supervisor,
+    /// a callback on this thread) poisons the agent and fails the call.
+    fn contained(
+        &self,
+        body: impl FnOnce() -> Result<(), RuntimeError>,
+    ) -> Result<(), RuntimeError> {
+        self.check_unpoisoned()?;
+        self.check_open()?;
+        match catch_unwind(AssertUnwindSafe(body)) {
+            Ok(result) => result,
+            Err(payload) => {
+                let text = panic_text(payload.as_ref());
+                let message = panic_message(&text);
+                self.poison(Some(text));
+                Err(RuntimeError::Panic(message))
+            }
+        }
+    }
+
+    /// Poisons the agent if the process supervisor's spawner thread
+    /// panicked (it catches that itself; the runtime asks after each step).
+    fn check_supervisor(&self, core: &Core) {
+        if core
+            .process
+            .as_ref()
+            .is_some_and(ProcessSupervisor::has_panicked)
+        {
+            self.poison(Some(
+                "the process supervisor's spawner thread panicked".to_owned(),
+            ));
+        }
+    }
+
     fn now(&self, core: &Core) -> Time {
         match self.mode {
             Mode::Polled => core.polled_now,
@@ -245,55 +351,70 @@ impl Runtime {
         }
     }
 
+    /// Replaces callbacks. Once this returns, a replaced callback is not
+    /// running (on any other thread) and is never called again, so what it
+    /// uses may be released: this waits for an invocation in progress.
+    /// Called from inside a callback of this agent it cannot wait (the
+    /// replaced callback may be the caller's own frame, still running; it
+    /// is not called again). Do not call it holding a lock that a running
+    /// callback may wait for.
     pub fn set_callbacks(&self, update: impl FnOnce(&mut Callbacks)) {
         self.delivery.set_callbacks(update);
     }
 
     /// Takes one inbound event (JSON, either encoding).
     pub fn handle_request(&self, json: &[u8]) -> Result<(), RuntimeError> {
-        self.check_open()?;
-        {
-            let mut core = lock(&self.core);
-            // Freed while this call waited for the lock (another thread may
-            // hold the runtime): its nodes are stopped, start none.
-            self.check_open()?;
-            if std::mem::take(&mut core.panic_next) {
-                panic!("panic injected by a test");
+        self.contained(|| {
+            {
+                let mut core = lock(&self.core);
+                // Freed while this call waited for the lock (another thread
+                // may hold the runtime): its nodes are stopped, start none.
+                self.check_open()?;
+                self.check_unpoisoned()?;
+                if std::mem::take(&mut core.panic_next) {
+                    panic!("panic injected by a test");
+                }
+                let now = self.now(&core);
+                let Core { engine, limits, .. } = &mut *core;
+                let outputs = engine
+                    .handle_json(now, json, limits)
+                    .map_err(RuntimeError::Agent)?;
+                self.carry_out(&mut core, now, outputs);
+                self.check_supervisor(&core);
             }
-            let now = self.now(&core);
-            let Core { engine, limits, .. } = &mut *core;
-            let outputs = engine
-                .handle_json(now, json, limits)
-                .map_err(RuntimeError::Agent)?;
-            self.carry_out(&mut core, now, outputs);
-        }
-        self.poller.kick(); // threaded mode: deadlines may have changed
-        self.deliver();
-        Ok(())
+            self.poller.kick(); // threaded mode: deadlines may have changed
+            self.deliver();
+            // Poisoned meanwhile (on another thread too): what this call
+            // queued was dropped, not delivered.
+            self.check_unpoisoned()
+        })
     }
 
     /// Polled mode: advance to `now_ms`, fire timers, read and reap the
     /// nodes, deliver.
     pub fn poll(&self, now_ms: u64) -> Result<(), RuntimeError> {
-        self.check_open()?;
-        if self.mode != Mode::Polled {
-            return Err(RuntimeError::State(
-                "zma_agent_poll: the agent runs in threaded mode".into(),
-            ));
-        }
-        let ready = self.poller.wait(Some(Duration::ZERO));
-        {
-            let mut core = lock(&self.core);
-            self.check_open()?; // as in handle_request
-            if std::mem::take(&mut core.panic_next) {
-                panic!("panic injected by a test");
+        self.contained(|| {
+            if self.mode != Mode::Polled {
+                return Err(RuntimeError::State(
+                    "zma_agent_poll: the agent runs in threaded mode".into(),
+                ));
             }
-            core.polled_now = core.polled_now.max(Time::from_millis(now_ms));
-            let now = core.polled_now;
-            self.advance(&mut core, now, &ready);
-        }
-        self.deliver();
-        Ok(())
+            let ready = self.poller.wait(Some(Duration::ZERO));
+            {
+                let mut core = lock(&self.core);
+                self.check_open()?; // as in handle_request
+                self.check_unpoisoned()?;
+                if std::mem::take(&mut core.panic_next) {
+                    panic!("panic injected by a test");
+                }
+                core.polled_now = core.polled_now.max(Time::from_millis(now_ms));
+                let now = core.polled_now;
+                self.advance(&mut core, now, &ready);
+                self.check_supervisor(&core);
+            }
+            self.deliver();
+            self.check_unpoisoned() // as in handle_request
+        })
     }
 
     /// Polled mode: the absolute time of the next deadline.
@@ -301,6 +422,7 @@ impl Runtime {
         if self.mode != Mode::Polled || self.is_closed() {
             return None;
         }
+        let _poison = PoisonOnUnwind(self);
         next_deadline(&lock(&self.core)).map(Time::as_millis)
     }
 
@@ -310,6 +432,7 @@ impl Runtime {
     }
 
     pub fn state_json(&self) -> String {
+        let _poison = PoisonOnUnwind(self);
         lock(&self.core).engine.state().to_json()
     }
 
@@ -318,6 +441,14 @@ impl Runtime {
     #[doc(hidden)]
     pub fn inject_panic(&self) {
         lock(&self.core).panic_next = true;
+    }
+
+    /// Test hook: the agent's own thread (threaded mode) panics in its next
+    /// loop iteration, outside any engine call or callback.
+    #[doc(hidden)]
+    pub fn inject_thread_panic(&self) {
+        self.panic_thread_next.store(true, Ordering::SeqCst);
+        self.poller.kick();
     }
 
     /// Fires timers and hands the process supervisor's news to the engine.
@@ -411,19 +542,32 @@ impl Runtime {
     }
 
     fn deliver(&self) {
-        self.delivery.drain(&|| self.is_closed());
+        self.delivery
+            .drain(&|| self.is_closed() || self.is_poisoned(), &|| {
+                self.poison(None)
+            });
     }
 
-    /// The threaded mode's loop: sleep until the next deadline or
-    /// readiness, fire timers, read and reap nodes, deliver.
+    /// The threaded mode's thread. A panic in it (the engine, the process
+    /// supervisor, a callback it delivers to) poisons the agent and ends
+    /// the thread cleanly; `close` still joins it.
     fn run_thread(&self) {
         self.thread_token
             .store(delivery::thread_token(), Ordering::SeqCst);
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.thread_loop())) {
+            self.poison(Some(panic_text(payload.as_ref())));
+        }
+    }
+
+    /// The threaded mode's loop: sleep until the next deadline or
+    /// readiness, fire timers, read and reap nodes, deliver; until the
+    /// agent is freed or poisoned.
+    fn thread_loop(&self) {
         loop {
             // Freed from a callback on this thread: `close` has stopped the
             // nodes, and the kick that would wake this thread may have been
             // consumed by that stop; do not sleep again.
-            if self.is_closed() {
+            if self.is_closed() || self.is_poisoned() {
                 return;
             }
             let deadline = next_deadline(&lock(&self.core));
@@ -432,13 +576,17 @@ impl Runtime {
                 when.saturating_duration_since(Instant::now())
             });
             let ready = self.poller.wait(wait);
-            if self.is_closed() {
+            if self.is_closed() || self.is_poisoned() {
                 return;
+            }
+            if self.panic_thread_next.swap(false, Ordering::SeqCst) {
+                panic!("panic injected by a test");
             }
             {
                 let mut core = lock(&self.core);
                 let now = self.now(&core);
                 self.advance(&mut core, now, &ready);
+                self.check_supervisor(&core);
             }
             self.deliver();
         }
