@@ -394,3 +394,56 @@ fn a_callback_panicking_on_the_agents_thread_poisons_the_agent() {
     free_agent_bounded(agent);
     assert_no_agent_thread();
 }
+
+// ---- the process supervisor's spawner thread --------------------------------------
+
+/// How many threads of this process are named `comm`.
+fn threads_named(comm: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end() == comm)
+        })
+        .count()
+}
+
+#[test]
+fn a_panic_on_the_spawner_thread_poisons_the_agent() {
+    let _serial = serial();
+    let state_dir = std::env::temp_dir().join(format!("zma-panic-spawner-{}", std::process::id()));
+    let options = serde_json::json!({
+        "name": "instance-1", "mode": "polled", "dialect": "zeek7", "encoding": "plain",
+        "node_ready": "spawn", "ready_after_ms": 0, "state_dir": state_dir.display().to_string(),
+        "supervisor": {"kind": "process", "zeek": env!("CARGO_BIN_EXE_zma-standin-node")},
+    })
+    .to_string();
+    let spawners_before = threads_named("zma-spawner");
+    let agent = rust_agent(&options);
+    let rt = Arc::clone(agent.runtime());
+    rt.inject_spawner_panic();
+    let deploy = serde_json::json!({"event": "deploy_request", "args": {"reqid": "d1", "config": {
+        "id": "c1", "instances": [{"name": "instance-1", "host": "127.0.0.1"}],
+        "nodes": [{"name": "w1", "instance": "instance-1", "role": "WORKER"}]}}})
+    .to_string();
+    // The deploy's node start finds the spawner thread gone: the agent is
+    // poisoned by the time the call returns (or refuses it, if it already is).
+    let result = rt.handle_request(deploy.as_bytes());
+    assert!(result.is_ok() || is_panic(&result), "{result:?}");
+    assert!(
+        rt.is_poisoned(),
+        "a panicked spawner thread poisons the agent"
+    );
+    assert_rust_poisoned(&agent);
+    free_agent_bounded(agent);
+    let started = Instant::now();
+    while threads_named("zma-spawner") > spawners_before && started.elapsed() < BOUND {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        threads_named("zma-spawner"),
+        spawners_before,
+        "the spawner thread is gone"
+    );
+    let _ = std::fs::remove_dir_all(&state_dir);
+}

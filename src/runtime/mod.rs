@@ -443,6 +443,15 @@ impl Runtime {
         lock(&self.core).panic_next = true;
     }
 
+    /// Test hook: the process supervisor's spawner thread panics at its
+    /// next job.
+    #[doc(hidden)]
+    pub fn inject_spawner_panic(&self) {
+        if let Some(process) = &lock(&self.core).process {
+            process.inject_spawner_panic();
+        }
+    }
+
     /// Test hook: the agent's own thread (threaded mode) panics in its next
     /// loop iteration, outside any engine call or callback.
     #[doc(hidden)]

@@ -650,13 +650,6 @@ impl ProcessSupervisor {
         nodes.min()
     }
 
-    /// Whether the spawner thread panicked; the runtime then poisons the
-    /// agent. The spawner sets it (when it catches its own panic); until
-    /// that lands this is a stub that never reports one.
-    pub fn has_panicked(&self) -> bool {
-        false
-    }
-
     /// Whether any process of this supervisor is alive.
     pub fn has_processes(&self) -> bool {
         self.nodes.values().any(|n| matches!(n.phase, Phase::Up(_)))

@@ -411,8 +411,23 @@ pub(crate) struct Spawner {
     panicked: Arc<AtomicBool>,
 }
 
+/// Sets the panic flag if dropped while unwinding.
+struct PanicFlag(Arc<AtomicBool>);
+
+impl Drop for PanicFlag {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// The spawner thread's loop: jobs in order until the supervisor is gone.
-fn serve(queue: mpsc::Receiver<Job>) {
+fn serve(queue: mpsc::Receiver<Job>, panicked: Arc<AtomicBool>) {
+    // Dropped before `queue` (locals before parameters): the flag is set
+    // before any pending start can fail for want of this thread, so the
+    // runtime sees the panic with the first such failure.
+    let _flag = PanicFlag(panicked);
     let mut equipment: Option<Equipment> = None;
     for job in queue {
         let (plan, reply) = match job {
@@ -448,9 +463,7 @@ impl Spawner {
             .spawn(move || {
                 // A panic here ends the thread (pending starts then fail
                 // with "the spawner thread is gone") and poisons the agent.
-                if catch_unwind(AssertUnwindSafe(|| serve(queue))).is_err() {
-                    flag.store(true, Ordering::SeqCst);
-                }
+                let _ = catch_unwind(AssertUnwindSafe(|| serve(queue, flag)));
             })?;
         Ok(Spawner {
             jobs: Some(jobs),
