@@ -15,7 +15,8 @@
 # rustfmt and clippy, a nightly toolchain with Miri, the pinned cbindgen and
 # cargo-deny, a Python venv in .venv with zeek-client, pytest and mypy, Go
 # (from the Go module proxy, into ~/.cache/zeek-mgmt-agent), and (as root,
-# from Debian) gcc, g++, make, pkg-config and valgrind.
+# from Debian) gcc, g++, make, pkg-config, valgrind and setcap (libcap2-bin:
+# a test gives a node program a file capability).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -57,12 +58,12 @@ if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]
     cargo install --locked --force --version "$CARGO_DENY_VERSION" cargo-deny
 fi
 missing=()
-for tool in gcc g++ make pkg-config valgrind; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for tool in gcc g++ make pkg-config valgrind setcap; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     step "installing ${missing[*]} from Debian"
-    apt-get update -qq && apt-get install -y -qq gcc g++ make pkg-config valgrind
+    apt-get update -qq && apt-get install -y -qq gcc g++ make pkg-config valgrind libcap2-bin
 fi
 
 # Go: the machine's, if it is at least GO_MIN; else the pinned release from

@@ -18,6 +18,7 @@ mod process_support;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -82,7 +83,11 @@ fn capability_bearing_nodes_die_with_a_killed_host() {
     std::fs::copy(STANDIN, &program).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let setcap = Command::new("setcap")
+    let setcap = ["/usr/sbin/setcap", "/sbin/setcap"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("setcap");
+    let setcap = Command::new(setcap)
         .args(["cap_net_bind_service+ep", &program.display().to_string()])
         .status();
     assert!(
