@@ -126,6 +126,78 @@ const EXEC_WAIT: Duration = Duration::from_millis(500);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt;
+
+    /// A `sleep` named `zeek.<node>` in a process group of its own, as a
+    /// node of an earlier agent would be.
+    fn fake_node(node: &str) -> std::process::Child {
+        std::process::Command::new("sleep")
+            .arg("30")
+            .arg0(format!("zeek.{node}"))
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Starts a process that gets `pid` (through `ns_last_pid`), if this
+    /// machine lets us; other tests may take the pid first, so this tries
+    /// a few times.
+    fn process_with_pid(pid: u32) -> Option<std::process::Child> {
+        for _ in 0..20 {
+            std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+            let child = std::process::Command::new("sleep")
+                .arg("30")
+                .process_group(0)
+                .spawn()
+                .ok()?;
+            if child.id() == pid {
+                return Some(child);
+            }
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        None
+    }
+
+    /// A leftover exits between the check and the stop, and its pid goes to
+    /// an unrelated process that leads a group of the same number: the stop
+    /// must not touch it (signals go through the pidfd of the check).
+    #[test]
+    fn a_leftover_whose_pid_was_reused_after_the_check_is_not_signalled() {
+        let dir = std::env::temp_dir().join(format!("zma-leftovers-reuse-{}", std::process::id()));
+        let node_dir = dir.join("nodes/w1");
+        std::fs::create_dir_all(&node_dir).unwrap();
+        let mut leftover = fake_node("w1");
+        let pid = leftover.id();
+        // The name is in place once the exec is done: wait for it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while argv0(pid as i32).as_deref() != Some("zeek.w1") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let start = process_start_time(pid as i32).unwrap();
+        std::fs::write(node_dir.join(PID_FILE), format!("{pid} {start}\n")).unwrap();
+        let found = find(dir.to_str().unwrap());
+        assert_eq!(found.len(), 1);
+        leftover.kill().unwrap();
+        leftover.wait().unwrap();
+        let Some(mut stranger) = process_with_pid(pid) else {
+            println!("skipped: cannot make a process with pid {pid} here (ns_last_pid)");
+            std::fs::remove_dir_all(&dir).unwrap();
+            return;
+        };
+        let poller = Poller::new().unwrap();
+        stop(&found, Duration::from_millis(50), &poller);
+        std::thread::sleep(Duration::from_millis(100));
+        let untouched = stranger.try_wait().unwrap().is_none();
+        let _ = stranger.kill();
+        let _ = stranger.wait();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            untouched,
+            "the stop signalled pid {pid}, now an unrelated process"
+        );
+    }
 
     #[test]
     fn a_stale_pid_file_finds_nothing() {
