@@ -23,9 +23,26 @@ use std::time::{Duration, Instant};
 /// The lock file's name inside the state directory.
 pub(crate) const LOCK_FILE: &str = "agent.lock";
 
-/// The held lock; released when dropped.
+/// The held lock; released by [`StateLock::release`] or when dropped.
 pub(crate) struct StateLock {
-    _file: File,
+    file: File,
+}
+
+impl StateLock {
+    /// Releases the lock now. Explicitly, not by closing: a child being
+    /// started by another thread of the host holds a copy of the
+    /// descriptor until its exec, and closing ours would leave the lock
+    /// held through that copy. Idempotent.
+    pub(crate) fn release(&self) {
+        // SAFETY: flock on a descriptor we own; no memory is passed.
+        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// How long a lock whose holder has died is waited for.
@@ -87,7 +104,7 @@ pub(crate) fn acquire(state_dir: &str) -> io::Result<StateLock> {
     file.set_len(0)?;
     file.rewind()?;
     writeln!(file, "{}", std::process::id())?;
-    Ok(StateLock { _file: file })
+    Ok(StateLock { file })
 }
 
 /// The pid the lock file names.

@@ -163,8 +163,9 @@ pub struct ProcessSupervisor {
     pub stopped_leftovers: Vec<String>,
     /// Failures that fail no command, for the log (see `take_warnings`).
     warnings: Vec<String>,
-    /// This agent's hold on the state directory.
-    _lock: lock::StateLock,
+    /// This agent's hold on the state directory; released when the agent
+    /// is freed (`stop_all`, `leave_running`).
+    lock: lock::StateLock,
 }
 
 impl ProcessSupervisor {
@@ -203,7 +204,7 @@ impl ProcessSupervisor {
             stopped_leftovers: Vec::new(),
             warnings: Vec::new(),
             options,
-            _lock: lock,
+            lock,
         };
         let found = leftovers::find(state_dir);
         leftovers::stop(
@@ -878,6 +879,7 @@ impl ProcessSupervisor {
         }
         self.sources.clear();
         self.spawner.leave_running(kept);
+        self.lock.release();
     }
 
     /// Stops every process now (agent free): SIGTERM to all at once, SIGKILL
@@ -914,6 +916,7 @@ impl ProcessSupervisor {
             let _ = self.poll(&ready, clock());
         }
         self.nodes.clear();
+        self.lock.release();
     }
 }
 
