@@ -11,7 +11,7 @@
 # for the next run). Prints each target's final libFuzzer stats (executions,
 # exec/s, coverage) and exits non-zero if any target crashed; a crash input
 # is left in fuzz/artifacts/<target>/ (replay it with
-# `cargo +nightly fuzz run <target> <file>`, then add it to
+# `cargo +nightly-2026-10-01 fuzz run <target> <file>`, then add it to
 # tests/fuzz_regressions/<target>/).
 #
 # Installs what it needs when missing: a nightly toolchain (rustup) and
@@ -35,9 +35,10 @@ step() { printf '\n==> %s\n' "$*"; }
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
-if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-    step "installing nightly Rust"
-    rustup toolchain install nightly --profile minimal
+ZMA_NIGHTLY=${ZMA_NIGHTLY:-nightly-2026-10-01}
+if ! rustup run "$ZMA_NIGHTLY" rustc --version >/dev/null 2>&1; then
+    step "installing $ZMA_NIGHTLY"
+    rustup toolchain install "$ZMA_NIGHTLY" --profile minimal
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     step "installing cargo-fuzz"
@@ -112,7 +113,7 @@ fi
 # ---- build once ----------------------------------------------------------------
 step "building the fuzz targets (nightly, fuzz/target)"
 cd "$FUZZ"
-cargo +nightly fuzz build "${BUILD_FLAGS[@]}" 2>&1 | tail -n 3
+cargo "+$ZMA_NIGHTLY" fuzz build "${BUILD_FLAGS[@]}" 2>&1 | tail -n 3
 
 # ---- run -------------------------------------------------------------------------
 mkdir -p "$FUZZ/logs"
@@ -131,7 +132,7 @@ for target in "${TARGETS[@]}"; do
     rc=0
     ZMA_FUZZ_SEEDS_FROM="$ROOT/tests/fuzz_regressions/engine_ops" \
     ZMA_FUZZ_SEEDS_TO="$FUZZ/corpus/engine_ops" \
-    cargo +nightly fuzz run "${BUILD_FLAGS[@]}" "$target" "$FUZZ/corpus/$target" -- \
+    cargo "+$ZMA_NIGHTLY" fuzz run "${BUILD_FLAGS[@]}" "$target" "$FUZZ/corpus/$target" -- \
         -max_total_time="$DURATION" -print_final_stats=1 -max_len=20000 \
         -timeout=20 -rss_limit_mb=2048 -artifact_prefix="$FUZZ/artifacts/$target/" \
         "${dict[@]}" >"$log" 2>&1 || rc=$?

@@ -25,6 +25,10 @@ ZEEK_CLIENT_VERSION=1.5.0
 MYPY_VERSION=2.4.1
 CBINDGEN_VERSION=0.29.4
 CARGO_DENY_VERSION=0.20.2
+# A dated nightly for Miri, AddressSanitizer and fuzzing, installed beside
+# (not over) whatever nightly the machine has: a newer Miri may refuse what
+# an older one ran, and the other way round.
+export ZMA_NIGHTLY=${ZMA_NIGHTLY:-nightly-2026-10-01}
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -45,9 +49,9 @@ fi
 for component in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
-if ! cargo +nightly miri --version >/dev/null 2>&1; then
-    step "installing nightly Rust with Miri"
-    rustup toolchain install nightly --profile minimal -c miri -c rust-src
+if ! cargo "+$ZMA_NIGHTLY" miri --version >/dev/null 2>&1; then
+    step "installing $ZMA_NIGHTLY with Miri"
+    rustup toolchain install "$ZMA_NIGHTLY" --profile minimal -c miri -c rust-src
 fi
 if [ "$(cbindgen --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
     step "installing cbindgen $CBINDGEN_VERSION"
@@ -123,7 +127,7 @@ step "cargo test --doc"
 cargo test --doc --quiet
 
 step "the FFI tests under Miri (those that start no process)"
-MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --quiet --test ffi
+MIRIFLAGS=-Zmiri-disable-isolation cargo "+$ZMA_NIGHTLY" miri test --quiet --test ffi
 
 step "the Rust test suite under AddressSanitizer (nightly)"
 # process_flood is left out and the stress tests skip their RSS bound
@@ -132,7 +136,7 @@ step "the Rust test suite under AddressSanitizer (nightly)"
 # __asan_handle_no_return" is expected: a node's child runs on its own
 # stack until execve, as posix_spawn's does.
 ZMA_UNDER_ASAN=1 ZMA_STRESS_REQUESTS=5000 RUSTFLAGS="-Zsanitizer=address" ASAN_OPTIONS=detect_leaks=1 \
-    cargo +nightly test --quiet --target x86_64-unknown-linux-gnu --target-dir target/asan \
+    cargo "+$ZMA_NIGHTLY" test --quiet --target x86_64-unknown-linux-gnu --target-dir target/asan \
     --lib --bins --tests -- --skip a_flood_of_output > "$out/asan.log" 2>&1 \
     || { cat "$out/asan.log"; exit 1; }
 grep -c "^test result: ok" "$out/asan.log" | xargs printf '%s test binaries passed under ASan\n'
