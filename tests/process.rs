@@ -45,8 +45,27 @@ fn a_deploy_starts_nodes_as_zeek_wants_them() {
             dir,
             "{node} runs in its directory"
         );
+        // Named as Zeek's Supervisor names nodes, through a link to the
+        // program in the node directory: comm is the link's name, argv[0]
+        // its absolute path (Zeek resolves its own binary through argv[0]).
+        assert_eq!(comm(pid), expected_comm(node), "{node}: ps -o comm");
+        let link = host.node_dir(node).join(format!("zeek.{node}"));
         let argv = cmdline(pid);
-        assert_eq!(argv[0], format!("zeek.{node}"), "argv[0] names the node");
+        assert_eq!(
+            argv[0],
+            link.display().to_string(),
+            "argv[0] names the node"
+        );
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            std::path::Path::new(STANDIN),
+            "{node}: the link leads to the program"
+        );
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/exe")).unwrap(),
+            std::fs::canonicalize(STANDIN).unwrap(),
+            "{node} runs the program itself"
+        );
         assert_eq!(argv.last().unwrap(), "policy/frameworks/management/node");
         let env = environ(pid);
         assert!(env.contains(&format!("CLUSTER_NODE={node}")));
@@ -370,6 +389,43 @@ fn a_node_directory_that_is_a_symlink_is_refused() {
         std::fs::read_dir(&target).unwrap().next().is_none(),
         "nothing written through the link"
     );
+}
+
+#[test]
+fn a_file_where_the_program_link_goes_is_refused_and_kept() {
+    let host = Host::new("not-a-link", "", "");
+    std::fs::create_dir_all(host.node_dir("w1")).unwrap();
+    let squatter = host.node_dir("w1").join("zeek.w1");
+    std::fs::write(&squatter, "not a link").unwrap();
+    host.send(&deploy(
+        "r1",
+        "c1",
+        &[json!({"name": "w1", "role": "WORKER"})],
+    ));
+    let response = host.await_response("r1", LONG);
+    let error = response["args"]["results"][0]["error"].as_str().unwrap();
+    assert_eq!(
+        error,
+        format!(
+            "failed to create node w1: {} is not a symbolic link; refusing to replace it",
+            squatter.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&squatter).unwrap(), "not a link");
+    // A stale link (the program moved) is replaced.
+    std::fs::remove_file(&squatter).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/zeek", &squatter).unwrap();
+    host.send(&deploy(
+        "r2",
+        "c2",
+        &[json!({"name": "w1", "role": "WORKER"})],
+    ));
+    assert!(all_succeeded(&host.await_response("r2", LONG)));
+    assert_eq!(
+        std::fs::read_link(&squatter).unwrap(),
+        std::path::Path::new(STANDIN)
+    );
+    assert_eq!(comm(host.pid("w1").unwrap()), "zeek.w1");
 }
 
 #[test]

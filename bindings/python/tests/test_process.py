@@ -67,7 +67,10 @@ def test_deploy_of_a_dict_starts_every_node(agent: Agent, tmp_path: Path) -> Non
     assert manager.metrics_port is None and worker.metrics_port is None
     for name, status in statuses.items():
         assert isinstance(status.pid, int) and alive(status.pid), status
-        assert cmdline(status.pid)[0] == f"zeek.{name}"
+        # Named as Zeek's Supervisor names nodes: comm (what ps and top
+        # show) is zeek.<node>, argv[0] the link <node dir>/zeek.<node>.
+        assert cmdline(status.pid)[0] == str(tmp_path / "nodes" / name / f"zeek.{name}")
+        assert Path(f"/proc/{status.pid}/comm").read_text().strip() == f"zeek.{name}"[:15]
         assert f"CLUSTER_NODE={name}" in environ(status.pid)
 
     state = agent.state()
