@@ -66,7 +66,13 @@ fn a_deploy_starts_nodes_as_zeek_wants_them() {
             std::fs::canonicalize(STANDIN).unwrap(),
             "{node} runs the program itself"
         );
-        assert_eq!(argv.last().unwrap(), "policy/frameworks/management/node");
+        assert_eq!(
+            argv[argv.len() - 2..],
+            [
+                "zeek-mgmt-agent-unsupervised",
+                "policy/frameworks/management/node"
+            ]
+        );
         let env = environ(pid);
         assert!(env.contains(&format!("CLUSTER_NODE={node}")));
         let zeekpath = env
@@ -87,7 +93,13 @@ fn a_deploy_starts_nodes_as_zeek_wants_them() {
             .unwrap();
         assert_eq!(pgrp, pid, "{node} leads its own process group");
         assert_eq!(file_mode(&dir), 0o700);
-        for file in ["stdout", "stderr", "cluster-layout.zeek", "pid"] {
+        for file in [
+            "stdout",
+            "stderr",
+            "cluster-layout.zeek",
+            "pid",
+            "zeek-mgmt-agent-unsupervised.zeek",
+        ] {
             assert_eq!(file_mode(&dir.join(file)), 0o600, "{node}/{file}");
         }
         let pid_file = std::fs::read_to_string(dir.join("pid")).unwrap();
@@ -101,9 +113,16 @@ fn a_deploy_starts_nodes_as_zeek_wants_them() {
             "lo",
             "local",
             "site/extra.zeek",
+            "zeek-mgmt-agent-unsupervised",
             "policy/frameworks/management/node"
         ]
     );
+    let shim = std::fs::read_to_string(
+        host.node_dir("worker-01")
+            .join("zeek-mgmt-agent-unsupervised.zeek"),
+    )
+    .unwrap();
+    assert!(shim.contains("redef Management::Log::level"), "{shim}");
     let status = std::fs::read_to_string(format!("/proc/{w1}/status")).unwrap();
     assert!(
         status.lines().any(|l| l == "Cpus_allowed_list:\t1"),

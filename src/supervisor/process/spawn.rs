@@ -42,12 +42,42 @@ use super::keep::{self, Kept};
 use super::launch::{self, ChildStack, NodeProcess};
 use super::layout::LAYOUT_FILE;
 use super::watchdog::{Registry, SlotRef, Watchdog};
+use crate::engine::MANAGEMENT_NODE_SCRIPT;
 use crate::model::NodeConfig;
 
 /// Files a node directory holds.
 pub(crate) const STDOUT_FILE: &str = "stdout";
 pub(crate) const STDERR_FILE: &str = "stderr";
 pub(crate) const PID_FILE: &str = "pid";
+/// The script that lets Zeek's management node script run outside a Zeek
+/// Supervisor (see [`UNSUPERVISED_TEXT`]), and its name on the command line
+/// (found through `ZEEKPATH`, whose first entry is the node directory).
+const UNSUPERVISED_FILE: &str = "zeek-mgmt-agent-unsupervised.zeek";
+const UNSUPERVISED_SCRIPT: &str = "zeek-mgmt-agent-unsupervised";
+
+/// Loaded right before `policy/frameworks/management/node`. Every log call
+/// of Zeek's management framework (`Management::Log`) asks
+/// `Supervisor::node()` for the node's name, an error outside a Zeek
+/// Supervisor, and a fatal one while Zeek initializes: the node script
+/// logs in its `zeek_init`, so a node exited at once ("not a supervised
+/// process", Zeek 5.0 to 8.0). That log's stream is only created in
+/// supervised processes anyway, so nothing is lost by switching it off
+/// with a level above `ERROR`.
+const UNSUPERVISED_TEXT: &str = "\
+# Written by zeek-mgmt-agent, whose process supervisor runs this node outside
+# a Zeek Supervisor. Zeek's management framework log (Management::Log) asks
+# the Supervisor for the node's name, which fails outside one (\"not a supervised
+# process\", fatal at start-up), and its log stream only exists in supervised
+# processes. So it is switched off; policy/frameworks/management/node works as
+# usual otherwise (it checks in with its agent and answers dispatches).
+@load policy/frameworks/management/log
+
+module ZeekMgmtAgent;
+
+redef enum Management::Log::Level += { MANAGEMENT_LOG_OFF = 1000 };
+redef Management::Log::level = MANAGEMENT_LOG_OFF;
+";
+
 /// Where a new program link is made before it is renamed into place.
 const LINK_TEMP: &str = ".zeek-link.tmp";
 /// The longest file name Linux file systems take (`NAME_MAX`).
@@ -354,7 +384,18 @@ pub(crate) fn prepare(
         args.push(interface.clone());
     }
     args.extend(config.addl_base_scripts.iter().cloned());
-    args.extend(config.scripts.iter().cloned());
+    for script in &config.scripts {
+        if script == MANAGEMENT_NODE_SCRIPT {
+            write_if_changed(
+                dir_fd.as_raw_fd(),
+                UNSUPERVISED_FILE,
+                UNSUPERVISED_TEXT.as_bytes(),
+            )
+            .map_err(|e| cannot_write(UNSUPERVISED_FILE, e))?;
+            args.push(UNSUPERVISED_SCRIPT.to_owned());
+        }
+        args.push(script.clone());
+    }
 
     let mut env: Vec<(String, String)> = config
         .env
