@@ -222,14 +222,75 @@ fn a_crash_is_noticed_reported_and_healed() {
     assert!(restarts >= 1);
 }
 
+/// Index in what the agent sent of the first entry that `is` matches.
+fn position(host: &Host, is: impl Fn(&Sent) -> bool) -> Option<usize> {
+    host.sent.lock().unwrap().iter().position(is)
+}
+
+fn is_change_to(node: &'static str, state: &'static str) -> impl Fn(&Sent) -> bool {
+    move |(_, _, v): &Sent| {
+        v["event"] == "Management::Agent::API::notify_change"
+            && v["args"]["n"]["name"] == node
+            && v["args"]["new"] == format!("Management::{state}")
+    }
+}
+
 #[test]
-fn a_node_that_never_starts_is_given_up_with_its_stderr() {
-    let host = Host::new("never", "", "");
+fn a_deploy_is_answered_when_its_node_dies_before_ready_not_at_the_timeout() {
+    // Nothing but the death can answer this deploy in the wait below: the
+    // request times out after 600 s, the node would count as ready after
+    // 600 s, and its restart (towards giving up) comes after 600 s.
+    let far = 600_000;
+    let host = Host::new(
+        "early-answer",
+        &format!(r#""restart_delay_ms": {far}, "restart_delay_max_ms": {far}"#),
+        &format!(r#""ready_after_ms": {far}, "request_timeout_ms": {far}"#),
+    );
+    host.send(&deploy(
+        "r1",
+        "c1",
+        &[json!({"name": "broken", "role": "WORKER", "env": {"ZMA_STANDIN": "crash-at-start"}})],
+    ));
+    let response = host.await_response("r1", Duration::from_secs(60));
+    let results = response["args"]["results"].as_array().unwrap();
+    assert_eq!(
+        results.len(),
+        1,
+        "{response}: no 'request timed out' result"
+    );
+    let result = &results[0];
+    assert_eq!(
+        (result["node"].as_str(), &result["success"]),
+        (Some("broken"), &json!(false))
+    );
+    let error = result["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(
+            "node broken exited before it became ready (exit status 1); last stderr lines:\n"
+        ) && error.contains("unknown identifier (a stand-in crash at start)"),
+        "{error}"
+    );
+    assert!(result["data"]["stderr"]
+        .as_str()
+        .unwrap()
+        .contains("a stand-in crash at start"));
+    // Its one start died, and it waits for its restart: not given up.
+    assert_eq!(host.node_state("broken"), "CRASHED");
+    assert_eq!(
+        host.changes().iter().filter(|c| c.2 == "PENDING").count(),
+        1
+    );
+    assert!(host
+        .events_named("Management::Agent::API::notify_error")
+        .is_empty());
+}
+
+#[test]
+fn a_node_that_never_starts_fails_its_deploy_at_once_and_is_given_up_on_schedule() {
     // With ready_after_ms 0 every spawn counts as ready at once: a readiness
     // wait makes dying at start dying before ready.
-    drop(host);
     let host = Host::new(
-        "never2",
+        "never",
         r#""max_start_failures": 5, "restart_delay_ms": 10"#,
         r#""ready_after_ms": 2000"#,
     );
@@ -243,8 +304,8 @@ fn a_node_that_never_starts_is_given_up_with_its_stderr() {
     assert_eq!(result["success"], false);
     let error = result["error"].as_str().unwrap();
     assert!(
-        error.starts_with("node broken failed: it exited 5 times in a row before becoming ready"),
-        "{error}"
+        error.starts_with("node broken exited before it became ready (exit status 1)"),
+        "answered on the first death: {error}"
     );
     assert!(
         error.contains("unknown identifier"),
@@ -254,11 +315,43 @@ fn a_node_that_never_starts_is_given_up_with_its_stderr() {
         .as_str()
         .unwrap()
         .contains("unknown identifier"));
+    // The answer went out before the first restart began.
+    let answered = position(&host, |(kind, _, v)| {
+        kind == "response" && v["args"]["reqid"] == "r1"
+    })
+    .unwrap();
+    let crashed = position(&host, is_change_to("broken", "CRASHED")).unwrap();
+    assert!(crashed < answered);
+    let restarted = host
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| is_change_to("broken", "PENDING")(s))
+        .nth(1)
+        .map(|(i, _)| i);
+    assert!(
+        restarted.map_or(true, |r| answered < r),
+        "answered before the restart"
+    );
+
+    // Then the process supervisor keeps to its schedule and gives up.
+    assert!(
+        host.run_until(LONG, |h| h.node_state("broken") == "FAILED"),
+        "given up; changes: {:?}",
+        host.changes()
+    );
     let errors = host.events_named("Management::Agent::API::notify_error");
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["args"]["node"], "broken");
-    assert_eq!(host.node_state("broken"), "FAILED");
-    // No sixth try.
+    let message = errors[0]["args"]["msg"].as_str().unwrap();
+    assert!(
+        message.starts_with("node broken failed: it exited 5 times in a row before becoming ready")
+            && message.contains("unknown identifier"),
+        "{message}"
+    );
+    // No sixth try, and nothing answered twice.
     let spawned = host.changes().iter().filter(|c| c.2 == "PENDING").count();
     assert_eq!(spawned, 5);
     std::thread::sleep(Duration::from_millis(200));
@@ -266,6 +359,15 @@ fn a_node_that_never_starts_is_given_up_with_its_stderr() {
     assert_eq!(
         host.changes().iter().filter(|c| c.2 == "PENDING").count(),
         5
+    );
+    assert_eq!(
+        host.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(kind, _, _)| kind == "response")
+            .count(),
+        1
     );
     // A restart revives it (and it fails again, later).
     host.send(r#"{"event": "restart_request", "args": {"reqid": "x1", "nodes": ["broken"]}}"#);
