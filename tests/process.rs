@@ -550,6 +550,33 @@ fn a_file_where_the_program_link_goes_is_refused_and_kept() {
 }
 
 #[test]
+fn a_name_too_long_for_its_program_link_fails_to_start_saying_so() {
+    // Validation takes 255 bytes (a directory name); zeek.<name> must fit
+    // in a file name too.
+    let host = Host::new("long-name", "", "");
+    let (fits, too_long) = ("n".repeat(250), "n".repeat(251));
+    host.send(&deploy(
+        "r1",
+        "c1",
+        &[
+            json!({"name": fits, "role": "WORKER"}),
+            json!({"name": too_long, "role": "WORKER"}),
+        ],
+    ));
+    let response = host.await_response("r1", LONG);
+    let results = response["args"]["results"].as_array().unwrap();
+    assert_eq!(results[0]["success"], true, "{response}");
+    assert_eq!(comm(host.pid(&fits).unwrap()), expected_comm(&fits));
+    assert_eq!(
+        results[1]["error"],
+        format!(
+            "failed to create node {too_long}: node name {too_long} is too long for the \
+             process supervisor: its program link zeek.{too_long} would be longer than 255 bytes"
+        )
+    );
+}
+
+#[test]
 fn a_redeploy_reuses_the_same_ports_without_clashes() {
     let host = Host::new("ports", "", "");
     let nodes = mini(free_port(), free_port());
