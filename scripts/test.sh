@@ -212,6 +212,7 @@ echo "installed: $soname, pkg-config $(pkg-config --modversion zeek-mgmt-agent);
 step "quickstart: a real 4-node cluster with the process supervisor"
 cargo build --release --quiet --example quickstart --bin zma-standin-node
 ./target/release/examples/quickstart > "$out/quickstart.out"
+sed -n 2p "$out/quickstart.out"   # which node program: Zeek when installed, else the stand-in
 tail -n 1 "$out/quickstart.out"
 grep -q "is gone; the agent has 0 nodes" "$out/quickstart.out"
 

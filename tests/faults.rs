@@ -1206,7 +1206,7 @@ fn ffi_agent(state_dir: &Path, mode: &str) -> *mut zma_agent {
     agent
 }
 
-/// Pids of live processes named `zeek.<node>`.
+/// Pids of live processes of `nodes` (argv[0] `<node dir>/zeek.<node>`).
 fn node_pids(nodes: &[String]) -> Vec<i32> {
     node_processes(nodes)
         .iter()

@@ -45,9 +45,34 @@ fn a_deploy_starts_nodes_as_zeek_wants_them() {
             dir,
             "{node} runs in its directory"
         );
+        // Named as Zeek's Supervisor names nodes, through a link to the
+        // program in the node directory: comm is the link's name, argv[0]
+        // its absolute path (Zeek resolves its own binary through argv[0]).
+        assert_eq!(comm(pid), expected_comm(node), "{node}: ps -o comm");
+        let link = host.node_dir(node).join(format!("zeek.{node}"));
         let argv = cmdline(pid);
-        assert_eq!(argv[0], format!("zeek.{node}"), "argv[0] names the node");
-        assert_eq!(argv.last().unwrap(), "policy/frameworks/management/node");
+        assert_eq!(
+            argv[0],
+            link.display().to_string(),
+            "argv[0] names the node"
+        );
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            std::path::Path::new(STANDIN),
+            "{node}: the link leads to the program"
+        );
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/exe")).unwrap(),
+            std::fs::canonicalize(STANDIN).unwrap(),
+            "{node} runs the program itself"
+        );
+        assert_eq!(
+            argv[argv.len() - 2..],
+            [
+                "zeek-mgmt-agent-unsupervised",
+                "policy/frameworks/management/node"
+            ]
+        );
         let env = environ(pid);
         assert!(env.contains(&format!("CLUSTER_NODE={node}")));
         let zeekpath = env
@@ -68,7 +93,13 @@ fn a_deploy_starts_nodes_as_zeek_wants_them() {
             .unwrap();
         assert_eq!(pgrp, pid, "{node} leads its own process group");
         assert_eq!(file_mode(&dir), 0o700);
-        for file in ["stdout", "stderr", "cluster-layout.zeek", "pid"] {
+        for file in [
+            "stdout",
+            "stderr",
+            "cluster-layout.zeek",
+            "pid",
+            "zeek-mgmt-agent-unsupervised.zeek",
+        ] {
             assert_eq!(file_mode(&dir.join(file)), 0o600, "{node}/{file}");
         }
         let pid_file = std::fs::read_to_string(dir.join("pid")).unwrap();
@@ -82,9 +113,16 @@ fn a_deploy_starts_nodes_as_zeek_wants_them() {
             "lo",
             "local",
             "site/extra.zeek",
+            "zeek-mgmt-agent-unsupervised",
             "policy/frameworks/management/node"
         ]
     );
+    let shim = std::fs::read_to_string(
+        host.node_dir("worker-01")
+            .join("zeek-mgmt-agent-unsupervised.zeek"),
+    )
+    .unwrap();
+    assert!(shim.contains("redef Management::Log::level"), "{shim}");
     let status = std::fs::read_to_string(format!("/proc/{w1}/status")).unwrap();
     assert!(
         status.lines().any(|l| l == "Cpus_allowed_list:\t1"),
@@ -184,14 +222,75 @@ fn a_crash_is_noticed_reported_and_healed() {
     assert!(restarts >= 1);
 }
 
+/// Index in what the agent sent of the first entry that `is` matches.
+fn position(host: &Host, is: impl Fn(&Sent) -> bool) -> Option<usize> {
+    host.sent.lock().unwrap().iter().position(is)
+}
+
+fn is_change_to(node: &'static str, state: &'static str) -> impl Fn(&Sent) -> bool {
+    move |(_, _, v): &Sent| {
+        v["event"] == "Management::Agent::API::notify_change"
+            && v["args"]["n"]["name"] == node
+            && v["args"]["new"] == format!("Management::{state}")
+    }
+}
+
 #[test]
-fn a_node_that_never_starts_is_given_up_with_its_stderr() {
-    let host = Host::new("never", "", "");
+fn a_deploy_is_answered_when_its_node_dies_before_ready_not_at_the_timeout() {
+    // Nothing but the death can answer this deploy in the wait below: the
+    // request times out after 600 s, the node would count as ready after
+    // 600 s, and its restart (towards giving up) comes after 600 s.
+    let far = 600_000;
+    let host = Host::new(
+        "early-answer",
+        &format!(r#""restart_delay_ms": {far}, "restart_delay_max_ms": {far}"#),
+        &format!(r#""ready_after_ms": {far}, "request_timeout_ms": {far}"#),
+    );
+    host.send(&deploy(
+        "r1",
+        "c1",
+        &[json!({"name": "broken", "role": "WORKER", "env": {"ZMA_STANDIN": "crash-at-start"}})],
+    ));
+    let response = host.await_response("r1", Duration::from_secs(60));
+    let results = response["args"]["results"].as_array().unwrap();
+    assert_eq!(
+        results.len(),
+        1,
+        "{response}: no 'request timed out' result"
+    );
+    let result = &results[0];
+    assert_eq!(
+        (result["node"].as_str(), &result["success"]),
+        (Some("broken"), &json!(false))
+    );
+    let error = result["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(
+            "node broken exited before it became ready (exit status 1); last stderr lines:\n"
+        ) && error.contains("unknown identifier (a stand-in crash at start)"),
+        "{error}"
+    );
+    assert!(result["data"]["stderr"]
+        .as_str()
+        .unwrap()
+        .contains("a stand-in crash at start"));
+    // Its one start died, and it waits for its restart: not given up.
+    assert_eq!(host.node_state("broken"), "CRASHED");
+    assert_eq!(
+        host.changes().iter().filter(|c| c.2 == "PENDING").count(),
+        1
+    );
+    assert!(host
+        .events_named("Management::Agent::API::notify_error")
+        .is_empty());
+}
+
+#[test]
+fn a_node_that_never_starts_fails_its_deploy_at_once_and_is_given_up_on_schedule() {
     // With ready_after_ms 0 every spawn counts as ready at once: a readiness
     // wait makes dying at start dying before ready.
-    drop(host);
     let host = Host::new(
-        "never2",
+        "never",
         r#""max_start_failures": 5, "restart_delay_ms": 10"#,
         r#""ready_after_ms": 2000"#,
     );
@@ -205,8 +304,8 @@ fn a_node_that_never_starts_is_given_up_with_its_stderr() {
     assert_eq!(result["success"], false);
     let error = result["error"].as_str().unwrap();
     assert!(
-        error.starts_with("node broken failed: it exited 5 times in a row before becoming ready"),
-        "{error}"
+        error.starts_with("node broken exited before it became ready (exit status 1)"),
+        "answered on the first death: {error}"
     );
     assert!(
         error.contains("unknown identifier"),
@@ -216,11 +315,43 @@ fn a_node_that_never_starts_is_given_up_with_its_stderr() {
         .as_str()
         .unwrap()
         .contains("unknown identifier"));
+    // The answer went out before the first restart began.
+    let answered = position(&host, |(kind, _, v)| {
+        kind == "response" && v["args"]["reqid"] == "r1"
+    })
+    .unwrap();
+    let crashed = position(&host, is_change_to("broken", "CRASHED")).unwrap();
+    assert!(crashed < answered);
+    let restarted = host
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| is_change_to("broken", "PENDING")(s))
+        .nth(1)
+        .map(|(i, _)| i);
+    assert!(
+        restarted.map_or(true, |r| answered < r),
+        "answered before the restart"
+    );
+
+    // Then the process supervisor keeps to its schedule and gives up.
+    assert!(
+        host.run_until(LONG, |h| h.node_state("broken") == "FAILED"),
+        "given up; changes: {:?}",
+        host.changes()
+    );
     let errors = host.events_named("Management::Agent::API::notify_error");
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["args"]["node"], "broken");
-    assert_eq!(host.node_state("broken"), "FAILED");
-    // No sixth try.
+    let message = errors[0]["args"]["msg"].as_str().unwrap();
+    assert!(
+        message.starts_with("node broken failed: it exited 5 times in a row before becoming ready")
+            && message.contains("unknown identifier"),
+        "{message}"
+    );
+    // No sixth try, and nothing answered twice.
     let spawned = host.changes().iter().filter(|c| c.2 == "PENDING").count();
     assert_eq!(spawned, 5);
     std::thread::sleep(Duration::from_millis(200));
@@ -228,6 +359,15 @@ fn a_node_that_never_starts_is_given_up_with_its_stderr() {
     assert_eq!(
         host.changes().iter().filter(|c| c.2 == "PENDING").count(),
         5
+    );
+    assert_eq!(
+        host.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(kind, _, _)| kind == "response")
+            .count(),
+        1
     );
     // A restart revives it (and it fails again, later).
     host.send(r#"{"event": "restart_request", "args": {"reqid": "x1", "nodes": ["broken"]}}"#);
@@ -369,6 +509,70 @@ fn a_node_directory_that_is_a_symlink_is_refused() {
     assert!(
         std::fs::read_dir(&target).unwrap().next().is_none(),
         "nothing written through the link"
+    );
+}
+
+#[test]
+fn a_file_where_the_program_link_goes_is_refused_and_kept() {
+    let host = Host::new("not-a-link", "", "");
+    std::fs::create_dir_all(host.node_dir("w1")).unwrap();
+    let squatter = host.node_dir("w1").join("zeek.w1");
+    std::fs::write(&squatter, "not a link").unwrap();
+    host.send(&deploy(
+        "r1",
+        "c1",
+        &[json!({"name": "w1", "role": "WORKER"})],
+    ));
+    let response = host.await_response("r1", LONG);
+    let error = response["args"]["results"][0]["error"].as_str().unwrap();
+    assert_eq!(
+        error,
+        format!(
+            "failed to create node w1: {} is not a symbolic link; refusing to replace it",
+            squatter.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&squatter).unwrap(), "not a link");
+    // A stale link (the program moved) is replaced.
+    std::fs::remove_file(&squatter).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/zeek", &squatter).unwrap();
+    host.send(&deploy(
+        "r2",
+        "c2",
+        &[json!({"name": "w1", "role": "WORKER"})],
+    ));
+    assert!(all_succeeded(&host.await_response("r2", LONG)));
+    assert_eq!(
+        std::fs::read_link(&squatter).unwrap(),
+        std::path::Path::new(STANDIN)
+    );
+    assert_eq!(comm(host.pid("w1").unwrap()), "zeek.w1");
+}
+
+#[test]
+fn a_name_too_long_for_its_program_link_fails_to_start_saying_so() {
+    // Validation takes 255 bytes (a directory name); zeek.<name> must fit
+    // in a file name too.
+    let host = Host::new("long-name", "", "");
+    let (fits, too_long) = ("n".repeat(250), "n".repeat(251));
+    host.send(&deploy(
+        "r1",
+        "c1",
+        &[
+            json!({"name": fits, "role": "WORKER"}),
+            json!({"name": too_long, "role": "WORKER"}),
+        ],
+    ));
+    let response = host.await_response("r1", LONG);
+    let results = response["args"]["results"].as_array().unwrap();
+    assert_eq!(results[0]["success"], true, "{response}");
+    assert_eq!(comm(host.pid(&fits).unwrap()), expected_comm(&fits));
+    assert_eq!(
+        results[1]["error"],
+        format!(
+            "failed to create node {too_long}: node name {too_long} is too long for the \
+             process supervisor: its program link zeek.{too_long} would be longer than 255 bytes"
+        )
     );
 }
 

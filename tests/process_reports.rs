@@ -36,6 +36,7 @@ fn a_crash_is_noticed_and_the_restart_counted() {
         h.clear_sent();
         h.deliver(Report::NodeCrashed {
             node: "worker-01".into(),
+            reason: "killed by signal 11".into(),
             outputs: outputs("", "segfault"),
         });
         assert_eq!(node_state(&h, "worker-01"), (State::Crashed, None, 0));
@@ -170,6 +171,7 @@ fn reports_about_unknown_nodes_change_nothing() {
     h.clear_sent();
     h.deliver(Report::NodeCrashed {
         node: "ghost".into(),
+        reason: "exit status 1".into(),
         outputs: outputs("", ""),
     });
     h.deliver(Report::NodeReady {

@@ -45,14 +45,15 @@ func twoNodes(t testing.TB, id string) Configuration {
 	}
 }
 
-// alive tells whether pid is a live process whose command line starts
-// with argv0.
-func alive(pid int, argv0 string) bool {
+// alive tells whether pid is a live process whose argv[0] ends in the
+// path component name (nodes run as <node dir>/zeek.<node>).
+func alive(pid int, name string) bool {
 	cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 	if err != nil {
 		return false
 	}
-	return strings.HasPrefix(string(cmdline), argv0+"\x00")
+	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+	return filepath.Base(argv0) == name
 }
 
 // A deploy through the typed helpers runs real processes (the stand-in),

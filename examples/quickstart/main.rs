@@ -7,8 +7,9 @@
 //! ```
 //!
 //! By default the agent runs its four nodes as real processes with its
-//! built-in process supervisor: Zeek when `zeek` is on PATH, else this
-//! repository's stand-in node program. It deploys them, shows `get_nodes`,
+//! built-in process supervisor: Zeek when it is installed (`zeek` on PATH,
+//! else the Zeek of the `zeek-config` on PATH, else /opt/zeek/bin/zeek),
+//! else this repository's stand-in node program. It deploys them, shows `get_nodes`,
 //! kills a worker and shows the crash noticed and healed, then stands by.
 //!
 //! `--simulated` runs the engine alone and plays the Supervisor and the
@@ -19,6 +20,7 @@
 //! Either way the program checks its own outcome and exits with status 1
 //! if the agent did not do what it should.
 
+mod find_zeek;
 mod real;
 mod simulated;
 

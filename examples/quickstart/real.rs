@@ -10,17 +10,15 @@ use serde_json::{json, Value};
 use zeek_mgmt_agent::options::parse_options;
 use zeek_mgmt_agent::runtime::{Agent, EventSink};
 
+use crate::find_zeek::{find_zeek, INSTALL_HINT};
 use crate::{print_event, Options};
 
-/// Zeek if it is on PATH, else this repository's stand-in (built if need
-/// be): the program, and how to name it.
-fn node_program() -> Result<(PathBuf, String), String> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    if let Some(zeek) = std::env::split_paths(&path)
-        .map(|d| d.join("zeek"))
-        .find(|p| p.is_file())
-    {
-        return Ok((zeek.clone(), format!("Zeek ({})", zeek.display())));
+/// The node program: Zeek when it is installed (see `find_zeek`), else
+/// this repository's stand-in (built if need be). Returns the program, how
+/// to name it, and whether it is Zeek.
+fn node_program() -> Result<(PathBuf, String, bool), String> {
+    if let Some(zeek) = find_zeek() {
+        return Ok((zeek.clone(), format!("Zeek ({})", zeek.display()), true));
     }
     // This example lives in target/<profile>/examples; the stand-in is a
     // binary of the same profile one directory up.
@@ -50,7 +48,8 @@ fn node_program() -> Result<(PathBuf, String), String> {
     }
     Ok((
         standin,
-        "the stand-in node program (no `zeek` on PATH)".to_owned(),
+        format!("the stand-in node program (no Zeek found: {INSTALL_HINT})"),
+        false,
     ))
 }
 
@@ -141,7 +140,7 @@ fn alive(pid: i64) -> bool {
 }
 
 pub fn run(options: &Options) -> Result<(), String> {
-    let (program, which) = node_program()?;
+    let (program, which, is_zeek) = node_program()?;
     let state_dir =
         std::env::temp_dir().join(format!("zeek-mgmt-agent-quickstart-{}", std::process::id()));
     println!(
@@ -150,9 +149,21 @@ pub fn run(options: &Options) -> Result<(), String> {
         options.dialect,
         state_dir.display()
     );
+    if is_zeek {
+        println!(
+            "Zeek nodes check in with their agent over Broker (notify_node_hello, to\n\
+             ZEEK_AGENT_ADDR:ZEEK_AGENT_PORT, by default 0.0.0.0:2151). This program has no\n\
+             Broker endpoint, so a node counts as running once it stayed up 3 s, and their\n\
+             stderr shows Broker's PEER_UNAVAILABLE retries.\n"
+        );
+    }
+    // Without Broker the agent cannot hear a node's hello: a node counts as
+    // running once it stayed up this long. Zeek reads its scripts first and
+    // dies of a script error within about a second, so it gets longer.
+    let ready_after_ms = if is_zeek { 3000 } else { 500 };
     let agent_options = json!({
         "name": "instance-1", "dialect": options.dialect.name(), "encoding": "plain", "mode": "polled",
-        "state_dir": state_dir.display().to_string(), "node_ready": "spawn", "ready_after_ms": 500,
+        "state_dir": state_dir.display().to_string(), "node_ready": "spawn", "ready_after_ms": ready_after_ms,
         "supervisor": {"kind": "process", "zeek": program.display().to_string(), "stop_grace_ms": 3000}
     });
     let parsed = parse_options(
@@ -194,20 +205,29 @@ pub fn run(options: &Options) -> Result<(), String> {
         started,
         sent,
     };
-    let outcome = session(&host);
+    let outcome = session(&host, is_zeek);
     drop(host); // frees the agent: stops whatever still runs
     let _ = std::fs::remove_dir_all(&state_dir);
     outcome
 }
 
-fn session(host: &Host) -> Result<(), String> {
+fn session(host: &Host, is_zeek: bool) -> Result<(), String> {
     println!("# Deploy: loggers, then the manager, then the workers, each a process.");
-    let nodes = json!([
+    let mut nodes = json!([
         {"name": "logger-01", "instance": "instance-1", "role": "LOGGER", "p": free_port()?},
         {"name": "manager", "instance": "instance-1", "role": "MANAGER", "p": free_port()?},
         {"name": "worker-01", "instance": "instance-1", "role": "WORKER", "interface": "lo"},
         {"name": "worker-02", "instance": "instance-1", "role": "WORKER", "interface": "lo"}
     ]);
+    if is_zeek {
+        // Real workers join the cluster without sniffing anything, so the
+        // quickstart needs no capture privilege.
+        for worker in [2, 3] {
+            if let Some(node) = nodes[worker].as_object_mut() {
+                node.remove("interface");
+            }
+        }
+    }
     host.send(json!({"event": "deploy_request", "args": {"reqid": "req-deploy", "config": {
         "id": "quickstart", "instances": [{"name": "instance-1", "host": "127.0.0.1"}], "nodes": nodes}}}))?;
     let deployed = host.await_response("req-deploy")?;
@@ -252,6 +272,21 @@ fn session(host: &Host) -> Result<(), String> {
             pid,
             port
         );
+    }
+
+    println!("\n# The node processes, as `ps -o pid,comm,args` shows them:\n");
+    println!("    {:>7} {:<15} ARGS", "PID", "COMMAND");
+    for node in ["logger-01", "manager", "worker-01", "worker-02"] {
+        if let Some(pid) = host.pid(node) {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<String> = args
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            println!("    {pid:>7} {:<15} {}", comm.trim_end(), args.join(" "));
+        }
     }
 
     let victim = host.pid("worker-01").ok_or("worker-01 has no pid")?;

@@ -755,7 +755,11 @@ impl Runner {
                 }
             }
             ReportKind::Ready => Report::NodeReady { node },
-            ReportKind::Crashed => Report::NodeCrashed { node, outputs },
+            ReportKind::Crashed => Report::NodeCrashed {
+                node,
+                reason: "exit status 1".into(),
+                outputs,
+            },
             ReportKind::Failed => Report::NodeFailed {
                 node,
                 reason: "gave up after 5 failed starts".into(),

@@ -305,7 +305,11 @@ impl Engine {
             Report::NodeOutput { node, outputs } => self.on_node_output(&node, outputs),
             Report::NodeSpawned { node, pid } => self.on_node_spawned(&node, pid),
             Report::NodeReady { node } => self.on_node_ready(&node, "readiness report"),
-            Report::NodeCrashed { node, outputs } => self.on_node_crashed(&node, outputs),
+            Report::NodeCrashed {
+                node,
+                reason,
+                outputs,
+            } => self.on_node_crashed(&node, &reason, outputs),
             Report::NodeFailed {
                 node,
                 reason,

@@ -9,6 +9,18 @@
 //! request waiting on it is answered when every local node has checked in
 //! or failed, when it times out, or when a newer deploy supersedes it; the
 //! operation itself carries on after a timeout until its nodes are started.
+//!
+//! A node fails for its deploy when it cannot be created, when the
+//! Supervisor gives up on it, and when it dies before it became ready
+//! (`Report::NodeCrashed` while PENDING): its result is then a failure
+//! with its last stderr lines at once, and the deploy waits no longer for
+//! it, although the process supervisor goes on restarting it on its
+//! schedule (up to `max_start_failures`). That death is only reported by
+//! the built-in process supervisor. A Zeek Supervisor (host mode) reports
+//! a node's exit only with `notify_node_exit` at the node's next start,
+//! only when it printed anything, and the first start of a node can report
+//! the exit of an earlier node of that name; so there the deploy waits for
+//! the hello or its timeout, as Zeek's agent does.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
@@ -229,6 +241,11 @@ impl Engine {
         if let Some(current) = self.current_op(op) {
             current.destroys.insert(command);
         }
+    }
+
+    /// Whether a deploy is starting (or has started) the managed nodes.
+    pub(crate) fn deploying(&self) -> bool {
+        self.deploy.as_ref().is_some_and(|op| op.launched)
     }
 
     fn current_op(&mut self, op: u64) -> Option<&mut DeployOp> {
@@ -538,20 +555,24 @@ impl Engine {
         self.answer_waiter(reqid, Outcome::TimedOut);
     }
 
-    /// One result per local node: success where it checked in; otherwise a
-    /// failure carrying why (when known) and its latest output.
+    /// One result per local node: success where it checked in (and did
+    /// not die before that); otherwise a failure carrying why (when known)
+    /// and its latest output.
     fn node_results(&self, reqid: &str) -> Vec<ResultRecord> {
         self.nodes
             .managed
             .iter()
             .map(|(name, managed)| {
                 let success = ResultRecord::success(reqid, &self.cfg.name).for_node(name);
-                if managed.node.state == State::Running {
+                if managed.node.state == State::Running && managed.start_failure.is_none() {
                     return success;
                 }
                 ResultRecord {
                     success: false,
-                    error: managed.failure.clone(),
+                    error: managed
+                        .failure
+                        .clone()
+                        .or_else(|| managed.start_failure.clone()),
                     data: self.outputs.get(name).cloned().map(ResultData::NodeOutputs),
                     ..success
                 }

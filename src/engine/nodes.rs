@@ -34,15 +34,22 @@ pub(crate) struct ManagedNode {
     pub(crate) started: Option<super::time::Time>,
     /// Why the node is FAILED, for deploy results.
     pub(crate) failure: Option<String>,
+    /// Why the deploy carrying the node out counts it as failed although
+    /// its process may come back: it died before it became ready (its
+    /// message, with the exit and the last stderr lines). Set at most once
+    /// per create, so the deploy's result for the node does not depend on
+    /// how its restarts race the other nodes.
+    pub(crate) start_failure: Option<String>,
     /// The create command that started it; `None` while only planned (or
     /// when the Supervisor could not create it).
     pub(crate) create: Option<CommandId>,
 }
 
 impl ManagedNode {
-    /// Settled for a deploy: it checked in, or it will never start.
+    /// Settled for a deploy: it checked in, it will never start, or it
+    /// died before it became ready.
     pub(crate) fn is_settled(&self) -> bool {
-        is_settled(self.node.state)
+        is_settled(self.node.state) || self.start_failure.is_some()
     }
 
     pub(crate) fn is_started(&self) -> bool {
@@ -75,6 +82,7 @@ impl NodeTable {
             restarts: 0,
             started: None,
             failure: None,
+            start_failure: None,
             create: None,
         };
         if let Some(old) = self.managed.insert(name, planned) {
@@ -100,6 +108,20 @@ impl NodeTable {
         self.unsettled = self.unsettled.saturating_sub(1);
     }
 
+    /// Changes a managed node, keeping the count of unsettled nodes in
+    /// step; `None` if there is no such node.
+    fn update<T>(&mut self, name: &str, change: impl FnOnce(&mut ManagedNode) -> T) -> Option<T> {
+        let managed = self.managed.get_mut(name)?;
+        let before = managed.is_settled();
+        let result = change(managed);
+        match (before, managed.is_settled()) {
+            (false, true) => self.settle_one(),
+            (true, false) => self.unsettled += 1,
+            _ => {}
+        }
+        Some(result)
+    }
+
     /// A node the current configuration started, by name.
     pub(crate) fn started_mut(&mut self, name: &str) -> Option<&mut ManagedNode> {
         self.managed.get_mut(name).filter(|m| m.is_started())
@@ -118,21 +140,14 @@ impl NodeTable {
 impl Engine {
     /// Moves a managed node to `new`, announcing the change.
     pub(crate) fn set_state(&mut self, name: &str, new: State) {
-        let Some(managed) = self.nodes.managed.get_mut(name) else {
-            return;
-        };
-        let old = managed.node.state;
-        if old == new {
-            return;
+        let changed = self.nodes.update(name, |managed| {
+            let old = managed.node.state;
+            managed.node.state = new;
+            (old != new).then(|| (managed.node.clone(), old))
+        });
+        if let Some(Some((node, old))) = changed {
+            self.announce_change(node, old, new);
         }
-        managed.node.state = new;
-        let node = managed.node.clone();
-        match (is_settled(old), is_settled(new)) {
-            (false, true) => self.nodes.settle_one(),
-            (true, false) => self.nodes.unsettled += 1,
-            _ => {}
-        }
-        self.announce_change(node, old, new);
     }
 
     /// A retiring node is gone: forget it, announcing STOPPED.
@@ -217,15 +232,37 @@ impl Engine {
         );
     }
 
-    pub(crate) fn on_node_crashed(&mut self, name: &str, outputs: NodeOutputs) {
+    /// A node's process ended without being asked to; the Supervisor
+    /// restarts it on its schedule. `reason` says how it ended.
+    pub(crate) fn on_node_crashed(&mut self, name: &str, reason: &str, outputs: NodeOutputs) {
         let Some(managed) = self.nodes.started_mut(name) else {
             return;
         };
         managed.pid = None;
+        let before_ready = managed.node.state == State::Pending;
+        if before_ready && self.deploying() {
+            // Its deploy need not wait for a restart that may never come
+            // ready: its result is this failure, now.
+            let message = with_stderr(
+                format!("node {name} exited before it became ready ({reason})"),
+                &outputs,
+            );
+            self.nodes.update(name, |managed| {
+                managed.start_failure.get_or_insert(message);
+            });
+        }
         self.publish_exit(name, &outputs);
         self.outputs.insert(name.to_owned(), outputs);
         self.set_state(name, State::Crashed);
-        self.notify_log(format!("node {name} crashed; it will be restarted"), name);
+        let when = if before_ready {
+            " before it became ready"
+        } else {
+            ""
+        };
+        self.notify_log(
+            format!("node {name} crashed{when} ({reason}); it will be restarted"),
+            name,
+        );
         self.continue_deploy();
     }
 
@@ -234,11 +271,7 @@ impl Engine {
             return;
         };
         managed.pid = None;
-        let mut message = format!("node {name} failed: {reason}");
-        if !outputs.stderr.is_empty() {
-            message.push_str("; last stderr lines:\n");
-            message.push_str(&outputs.stderr);
-        }
+        let message = with_stderr(format!("node {name} failed: {reason}"), &outputs);
         managed.failure = Some(message.clone());
         self.publish_exit(name, &outputs);
         self.outputs.insert(name.to_owned(), outputs);
@@ -246,4 +279,13 @@ impl Engine {
         self.notify_error(message, name);
         self.continue_deploy();
     }
+}
+
+/// `message`, followed by the node's last stderr lines when it has any.
+fn with_stderr(mut message: String, outputs: &NodeOutputs) -> String {
+    if !outputs.stderr.is_empty() {
+        message.push_str("; last stderr lines:\n");
+        message.push_str(&outputs.stderr);
+    }
+    message
 }

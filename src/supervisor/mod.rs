@@ -76,8 +76,14 @@ pub enum Report {
     NodeSpawned { node: String, pid: i64 },
     /// A node counts as ready without a hello (`node_ready: "spawn"`).
     NodeReady { node: String },
-    /// A node exited without being asked to; it will be restarted.
-    NodeCrashed { node: String, outputs: NodeOutputs },
+    /// A node exited without being asked to; it will be restarted. If it
+    /// had not become ready, a deploy carrying it out counts it as failed.
+    NodeCrashed {
+        node: String,
+        /// How it ended: `exit status 1`, `killed by signal 9`.
+        reason: String,
+        outputs: NodeOutputs,
+    },
     /// A node will not be restarted any more (it kept dying before it
     /// became ready).
     NodeFailed {

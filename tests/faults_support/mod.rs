@@ -100,7 +100,9 @@ pub fn children() -> Vec<String> {
     found
 }
 
-/// Live (non-zombie) processes anywhere whose argv[0] is `zeek.<node>`.
+/// Live (non-zombie) processes anywhere whose argv[0] names one of `nodes`
+/// (its last component is `zeek.<node>`, as the process supervisor starts
+/// them: `<node dir>/zeek.<node>`).
 pub fn node_processes(nodes: &[String]) -> Vec<String> {
     let names: Vec<String> = nodes.iter().map(|n| format!("zeek.{n}")).collect();
     let mut found = Vec::new();
@@ -113,7 +115,8 @@ pub fn node_processes(nodes: &[String]) -> Vec<String> {
         };
         let argv0 =
             String::from_utf8_lossy(cmdline.split(|b| *b == 0).next().unwrap_or(&[])).into_owned();
-        if names.contains(&argv0) && crate::process_support::alive(pid) {
+        let last = argv0.rsplit('/').next().unwrap_or_default().to_owned();
+        if names.contains(&last) && crate::process_support::alive(pid) {
             found.push(format!("{pid} {argv0}"));
         }
     }

@@ -300,6 +300,27 @@ pub fn cmdline(pid: i32) -> Vec<String> {
     proc_strings(pid, "cmdline")
 }
 
+/// The kernel's name for a process (`/proc/<pid>/comm`, what `ps -o comm`,
+/// `top` and `pgrep` show: at most 15 bytes).
+pub fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim_end_matches('\n')
+        .to_owned()
+}
+
+/// What a node's process is called: `zeek.<node>`, cut at 15 bytes as the
+/// kernel cuts `comm`.
+pub fn expected_comm(node: &str) -> String {
+    let mut name = format!("zeek.{node}");
+    let mut end = name.len().min(15);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name.truncate(end);
+    name
+}
+
 pub fn environ(pid: i32) -> Vec<String> {
     proc_strings(pid, "environ")
 }

@@ -11,7 +11,7 @@ from typing import Callable, Dict, List
 
 import pytest
 
-from conftest import INSTANCE, alive, free_port, process_options, two_nodes
+from conftest import INSTANCE, alive, free_port, process_options, run_until, two_nodes
 from zeek_mgmt_agent import Agent, EventError, NodeStatus, Result
 
 
@@ -67,7 +67,10 @@ def test_deploy_of_a_dict_starts_every_node(agent: Agent, tmp_path: Path) -> Non
     assert manager.metrics_port is None and worker.metrics_port is None
     for name, status in statuses.items():
         assert isinstance(status.pid, int) and alive(status.pid), status
-        assert cmdline(status.pid)[0] == f"zeek.{name}"
+        # Named as Zeek's Supervisor names nodes: comm (what ps and top
+        # show) is zeek.<node>, argv[0] the link <node dir>/zeek.<node>.
+        assert cmdline(status.pid)[0] == str(tmp_path / "nodes" / name / f"zeek.{name}")
+        assert Path(f"/proc/{status.pid}/comm").read_text().strip() == f"zeek.{name}"[:15]
         assert f"CLUSTER_NODE={name}" in environ(status.pid)
 
     state = agent.state()
@@ -185,8 +188,15 @@ def test_a_node_that_never_starts_fails_with_its_output(tmp_path: Path, make_age
     assert results["good"].success is True
     bad = results["bad"]
     assert bad.success is False
-    assert bad.error is not None and bad.error.startswith("node bad failed: it exited 2 times in a row"), bad.error
+    # Failed with its stderr: on its first death, or given up already if
+    # its restart died before "good" came up...
+    assert bad.error is not None and bad.error.startswith(
+        ("node bad exited before it became ready (exit status 1)", "node bad failed: it exited 2 times in a row")
+    ), bad.error
+    assert "stand-in crash at start" in bad.error, bad.error
     assert isinstance(bad.data, dict) and "stand-in crash at start" in bad.data["stderr"], bad.data
+    # ...and given up after its second death, on the restart schedule.
+    assert run_until(agent, lambda: {n["name"]: n["state"] for n in agent.state()["nodes"]}["bad"] == "FAILED")
     statuses = by_node(agent.get_nodes())
     assert (statuses["bad"].state, statuses["bad"].pid) == ("FAILED", None)
     assert statuses["good"].state == "RUNNING"

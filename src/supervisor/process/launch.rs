@@ -100,7 +100,11 @@ impl Step {
 
 /// What a node's process is started with.
 pub(crate) struct Command<'a> {
+    /// The program, for messages.
     pub(crate) program: &'a std::path::Path,
+    /// What is exec'd: the program, or a link to it; a relative path is
+    /// taken in `dir`.
+    pub(crate) path: &'a std::path::Path,
     pub(crate) argv0: &'a str,
     pub(crate) args: &'a [String],
     /// Entries added to (or replacing those of) the host's environment.
@@ -115,7 +119,7 @@ pub(crate) struct Command<'a> {
 /// Everything the child reads, prepared in the parent. The pointer arrays
 /// point into the C strings beside them.
 struct Launch<'a> {
-    program: CString,
+    path: CString,
     _argv: Vec<CString>,
     argv: Vec<*const libc::c_char>,
     _envp: Vec<CString>,
@@ -381,9 +385,9 @@ pub(crate) fn start(command: Command<'_>, stack: &ChildStack) -> io::Result<Node
     let out_write = above_stdio(out_write)?;
     let err_write = above_stdio(err_write)?;
 
-    let program = c_string(
+    let path = c_string(
         "the program path",
-        command.program.as_os_str().as_bytes().to_vec(),
+        command.path.as_os_str().as_bytes().to_vec(),
     )?;
     let argv: Vec<CString> = std::iter::once(command.argv0)
         .chain(command.args.iter().map(String::as_str))
@@ -406,7 +410,7 @@ pub(crate) fn start(command: Command<'_>, stack: &ChildStack) -> io::Result<Node
         _argv: argv,
         envp: null_terminated(&envp),
         _envp: envp,
-        program,
+        path,
         stdio: [
             stdin.as_raw_fd(),
             out_write.as_raw_fd(),
@@ -621,7 +625,7 @@ unsafe fn child_steps(launch: &Launch) -> ! {
     libc::sigemptyset(&mut none);
     libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
     libc::execve(
-        launch.program.as_ptr(),
+        launch.path.as_ptr(),
         launch.argv.as_ptr(),
         launch.envp.as_ptr(),
     );
@@ -679,6 +683,7 @@ mod tests {
             let args = ["-c".to_owned(), "echo out; echo err >&2".to_owned()];
             let command = Command {
                 program: std::path::Path::new("/bin/sh"),
+                path: std::path::Path::new("/bin/sh"),
                 argv0: "sh",
                 args: &args,
                 env: &[],

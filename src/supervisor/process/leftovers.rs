@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::launch::pidfd_send_signal;
-use super::spawn::{pidfd_open, process_start_time, signal_group, PID_FILE};
+use super::spawn::{argv0_names_node, pidfd_open, process_start_time, signal_group, PID_FILE};
 use crate::runtime::poller::Poller;
 
 pub(crate) struct Found {
@@ -62,7 +62,7 @@ pub(crate) fn find(state_dir: &str) -> Vec<Found> {
             continue; // gone
         };
         if process_start_time(pid) == Some(start)
-            && argv0(pid).as_deref() == Some(&format!("zeek.{node}"))
+            && argv0(pid).is_some_and(|argv0| argv0_names_node(&argv0, &node))
         {
             found.push(Found { node, pid, pidfd });
         }
@@ -128,12 +128,12 @@ mod tests {
     use super::*;
     use std::os::unix::process::CommandExt;
 
-    /// A `sleep` named `zeek.<node>` in a process group of its own, as a
-    /// node of an earlier agent would be.
-    fn fake_node(node: &str) -> std::process::Child {
+    /// A `sleep` named `<node dir>/zeek.<node>` in a process group of its
+    /// own, as a node of an earlier agent would be.
+    fn fake_node(node_dir: &Path, node: &str) -> std::process::Child {
         std::process::Command::new("sleep")
             .arg("30")
-            .arg0(format!("zeek.{node}"))
+            .arg0(node_dir.join(format!("zeek.{node}")))
             .process_group(0)
             .spawn()
             .unwrap()
@@ -168,11 +168,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("zma-leftovers-reuse-{}", std::process::id()));
         let node_dir = dir.join("nodes/w1");
         std::fs::create_dir_all(&node_dir).unwrap();
-        let mut leftover = fake_node("w1");
+        let mut leftover = fake_node(&node_dir, "w1");
         let pid = leftover.id();
         // The name is in place once the exec is done: wait for it.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while argv0(pid as i32).as_deref() != Some("zeek.w1") && Instant::now() < deadline {
+        while !argv0(pid as i32).is_some_and(|a| argv0_names_node(&a, "w1"))
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(5));
         }
         let start = process_start_time(pid as i32).unwrap();

@@ -793,6 +793,7 @@ impl ProcessSupervisor {
         node.ready_at = None;
         reports.push(Report::NodeCrashed {
             node: name,
+            reason: describe(status),
             outputs,
         });
     }
