@@ -1,5 +1,6 @@
 ##! Runs in Zeek's Supervisor: launches the agent as a supervised node whose
-##! only script is ZeekMgmt/Agent/main.zeek. Mirrors
+##! only script is ./main.zeek (by absolute path: supervised nodes resolve
+##! scripts before plugins extend ZEEKPATH). Mirrors
 ##! policy/frameworks/management/agent/boot.zeek.
 
 @load base/utils/paths
@@ -19,7 +20,7 @@ event zeek_init()
 
 	local epi = Management::Agent::endpoint_info();
 	local sn = Supervisor::NodeConfig($name=epi$id, $bare_mode=T,
-		$addl_base_scripts=vector("ZeekMgmt/Agent/main.zeek"));
+		$addl_base_scripts=vector(@DIR + "/main.zeek"));
 
 	local statedir = build_path(Management::get_state_dir(), "nodes");
 
@@ -36,6 +37,10 @@ event zeek_init()
 
 	# Output files are managed by the Management framework's Supervisor shim.
 	sn$env["ZEEK_MANAGEMENT_NODE"] = "AGENT";
+
+	# The node runs in bare mode, which activates only the plugins asked
+	# for: ask for this one (its BIFs and its IO source).
+	sn$env["ZEEK_PLUGIN_ACTIVATE"] = "ZeekMgmt::Agent";
 
 	local res = Supervisor::create(sn);
 

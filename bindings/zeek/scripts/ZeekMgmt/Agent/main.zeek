@@ -198,8 +198,7 @@ event zeek_init()
 	# the controller when it connects to the agent.
 	Broker::listen(cat(epi$network$address), epi$network$bound_port);
 
-	Management::Log::info(fmt("agent is live (ZeekMgmt::Agent %s), Broker ID %s",
-	    Version::info$version_number, Broker::node_id()));
+	Management::Log::info(fmt("agent is live (ZeekMgmt::Agent), Broker ID %s", Broker::node_id()));
 	}
 
 event zeek_done()
