@@ -120,6 +120,12 @@ event Management::Node::API::notify_node_hello(node: string)
 
 event Management::Node::API::node_dispatch_response(reqid: string, result: Management::Result)
 	{
+	# Result$data is `any`: over Broker it arrives as Broker::Data, which
+	# to_json cannot render. Nodes answer dispatches (get_id_value) with a
+	# string, as Zeek's agent also assumes; give it that concrete type.
+	if ( result?$data && result$data is string )
+		result$data = result$data as string;
+
 	fwd("Management::Node::API::node_dispatch_response", fmt("\"reqid\": %s, \"result\": %s",
 	    to_json(reqid), to_json(result)));
 	}
