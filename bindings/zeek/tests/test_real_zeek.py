@@ -1,13 +1,29 @@
-"""The ZeekMgmt::Agent plugin against real Zeek: Zeek's controller, the
-plugin's agent (`zeek -j ZeekMgmt/Agent`) and zeek-client.
+"""The ZeekMgmt::Agent plugin against real Zeek: Zeek's controller
+(`zeek -j policy/frameworks/management/controller`), the plugin's agent
+(`zeek -j ZeekMgmt/Agent`) and zeek-client, every answer checked.
 
 Needs Zeek >= 8.0 with the plugin installed (./configure && make && make
 install) and zeek-client 1.5.0 (on PATH, or in the repository's .venv).
 Skips, with one line saying why, when any of them is missing.
 
-Runs: get-instances; deploy-config of a logger, a manager and two workers;
-get-nodes (every node RUNNING with a pid); get-id-value; teardown by
-deploying an empty configuration; then checks that no process is left.
+The tests of one module-scoped cluster (a controller and the agent
+instance-1) run in order, but each one is meaningful alone: a test that
+needs the good configuration deployed deploys it first when it is not.
+
+  get-instances; deploy-config of a logger, a manager and two workers and
+  get-nodes (pids of zeek processes, ports, RUNNING); get-id-value
+  Cluster::node; restart of a worker; a node that cannot start (its deploy
+  fails with Zeek's stderr); redeploy of the good configuration; teardown
+  with an empty configuration (every node gone when the answer arrives).
+
+Then, each with its own controller: two agents under one controller with
+one configuration spanning both; and the library's own process supervisor
+(`ZeekMgmt::Agent::supervisor = "process"`) instead of Zeek's Supervisor.
+
+Every port is a free loopback port (the agents' Supervisors too, through
+`-e 'redef Broker::default_port = ...'`), every process started is killed
+at the end, pass or fail, and the test checks that none is left. Answer
+times (zeek-client's whole run) are printed with -s.
 """
 
 import json
@@ -23,30 +39,12 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent.parent
-SUPERVISOR_PORT = 9999  # Broker::default_port: where the agent's Supervisor listens
 
-CLUSTER_INI = """\
-[instances]
-instance-1
+GOOD_NODES = ["logger-01", "manager", "worker-01", "worker-02"]
+ROLES = {"logger-01": "logger", "manager": "manager", "worker-01": "worker", "worker-02": "worker"}
+MISSING_SCRIPT = "zma-test-no-such-script"
 
-[logger-01]
-instance = instance-1
-role = logger
-
-[manager]
-instance = instance-1
-role = manager
-
-[worker-01]
-instance = instance-1
-role = worker
-
-[worker-02]
-instance = instance-1
-role = worker
-"""
-
-EMPTY_INI = "[instances]\ninstance-1\n"
+TIMINGS = {}
 
 
 def find_zeek_bin():
@@ -68,20 +66,29 @@ def find_zeek_client():
     return shutil.which("zeek-client")
 
 
+_taken = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port, never the same twice in one run."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _taken:
+            _taken.add(port)
+            return port
 
 
-def port_in_use(port):
+def listening(port):
     with socket.socket() as s:
+        s.settimeout(1)
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def descendants(pid):
-    """Every process below pid (by /proc ppid links)."""
-    children = {}
+def proc_table():
+    """{pid: (ppid, state)} of every process."""
+    table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -89,8 +96,16 @@ def descendants(pid):
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        fields = stat.rsplit(")", 1)[1].split()
+        table[int(entry.name)] = (int(fields[1]), fields[0])
+    return table
+
+
+def descendants(pid):
+    """Every process below pid (by /proc ppid links)."""
+    children = {}
+    for child, (ppid, _) in proc_table().items():
+        children.setdefault(ppid, []).append(child)
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -107,7 +122,52 @@ def alive(pid):
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def comm(pid):
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def wait_for(what, fn, timeout, interval=0.5):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def note_time(what, seconds):
+    TIMINGS[what] = seconds
+    print(f"\nTIMING {what}: {seconds:.2f}s")
+
+
+def config_ini(instances, nodes):
+    """A zeek-client configuration: instances, and nodes as
+    {name: {"instance": ..., "role": ..., "port": ..., ...}}."""
+    lines = ["[instances]", *instances, ""]
+    for name, keys in nodes.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {v}" for k, v in keys.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def good_nodes(instance="instance-1"):
+    """The logger, the manager and two workers, on fixed free ports (so
+    that no auto-assigned port collides with anything else running)."""
+    return {name: {"instance": instance, "role": ROLES[name],
+                   "port": free_port(), "metrics_port": free_port()}
+            for name in GOOD_NODES}
+
+
 class Cluster:
+    """A controller and agents, each `zeek -j` in its own session and
+    scratch directory; everything started is remembered and killed."""
+
     def __init__(self, zeek_bin, client, tmp):
         self.zeek = str(zeek_bin / "zeek")
         self.client = client
@@ -116,45 +176,98 @@ class Cluster:
         self.pids = set()
         self.ctl_port = free_port()
         self.ws_port = free_port()
-        self.agent_port = free_port()
+        self.agents = {}
+        self.deployed = None  # the node table of the last successful deploy
 
-    def start(self, name, script, env):
+    def start(self, name, script, env, extra=()):
         wd = self.tmp / name
         for sub in ("state", "spool"):
             (wd / sub).mkdir(parents=True)
         env = dict(os.environ, **env,
                    ZEEK_MANAGEMENT_STATE_DIR=str(wd / "state"),
                    ZEEK_MANAGEMENT_SPOOL_DIR=str(wd / "spool"))
-        proc = subprocess.Popen(
-            [self.zeek, "-j", script], cwd=wd, env=env, stdin=subprocess.DEVNULL,
-            stdout=open(wd / "stdout", "wb"), stderr=open(wd / "stderr", "wb"),
-            start_new_session=True)
+        with open(wd / "stdout", "wb") as out, open(wd / "stderr", "wb") as err:
+            proc = subprocess.Popen(
+                [self.zeek, "-j", script, *extra], cwd=wd, env=env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=err, start_new_session=True)
         self.procs.append(proc)
         return proc
 
-    def start_all(self):
+    def start_controller(self):
         self.start("controller", "policy/frameworks/management/controller", {
             "ZEEK_CONTROLLER_ADDR": "127.0.0.1",
             "ZEEK_CONTROLLER_PORT": f"{self.ctl_port}/tcp",
             "ZEEK_CONTROLLER_WEBSOCKET_ADDR": "127.0.0.1",
             "ZEEK_CONTROLLER_WEBSOCKET_PORT": f"{self.ws_port}/tcp",
         })
-        self.start("agent", "ZeekMgmt/Agent", {
-            "ZEEK_AGENT_NAME": "instance-1",
+
+    def start_agent(self, name, redefs=()):
+        port = free_port()
+        # The agent's Supervisor listens on Broker::default_port; -e code
+        # reaches the Supervisor and its supervised nodes alike.
+        code = f"redef Broker::default_port = {free_port()}/tcp; " + " ".join(redefs)
+        proc = self.start(name, "ZeekMgmt/Agent", {
+            "ZEEK_AGENT_NAME": name,
             "ZEEK_AGENT_ADDR": "127.0.0.1",
-            "ZEEK_AGENT_PORT": f"{self.agent_port}/tcp",
+            "ZEEK_AGENT_PORT": f"{port}/tcp",
             "ZEEK_CONTROLLER_PORT": f"{self.ctl_port}/tcp",
-        })
+        }, extra=("-e", code))
+        self.agents[name] = proc
 
     def zc(self, *args, timeout=60):
+        """zeek-client: (exit code, JSON output or text, stderr, seconds)."""
         cmd = [self.client, "--set", "controller.host=127.0.0.1",
                "--set", f"controller.port={self.ws_port}", *args]
+        started = time.monotonic()
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        took = time.monotonic() - started
         self.note_pids()
         try:
-            return out.returncode, json.loads(out.stdout) if out.stdout.strip() else None, out.stderr
+            data = json.loads(out.stdout) if out.stdout.strip() else None
         except json.JSONDecodeError:
-            return out.returncode, out.stdout, out.stderr
+            data = out.stdout
+        return out.returncode, data, out.stderr, took
+
+    def deploy(self, text, name="cluster.ini", timeout=120):
+        ini = self.tmp / name
+        ini.write_text(text)
+        return self.zc("deploy-config", str(ini), timeout=timeout)
+
+    def get_nodes(self):
+        rc, out, _, _ = self.zc("get-nodes", timeout=30)
+        if rc != 0 or not isinstance(out, dict):
+            return None
+        return out["results"]
+
+    def wait_instances(self, names, timeout=60):
+        def instances():
+            rc, out, _, _ = self.zc("get-instances", timeout=20)
+            ok = rc == 0 and isinstance(out, dict) and all(n in out for n in names)
+            return out if ok else None
+        return wait_for(f"{', '.join(names)} registered with the controller", instances, timeout)
+
+    def wait_running(self, expected, timeout=60):
+        """get-nodes until each instance lists exactly its expected nodes
+        ({instance: [names]}), every one RUNNING with a pid."""
+        def running():
+            results = self.get_nodes()
+            if results is None:
+                return None
+            for instance, names in expected.items():
+                nodes = {k: v for k, v in results.get(instance, {}).items() if v.get("cluster_role")}
+                if sorted(nodes) != sorted(names):
+                    return None
+                if not all(v["state"] == "RUNNING" and v.get("pid") for v in nodes.values()):
+                    return None
+            return results
+        return wait_for(f"nodes RUNNING: {expected}", running, timeout)
+
+    def node_pids(self):
+        """Pids of the nodes (zeek processes below the agents that are not
+        the Supervisor, its stem or the agent node itself)."""
+        results = self.get_nodes() or {}
+        return {name: v["pid"] for nodes in results.values()
+                for name, v in nodes.items() if v.get("cluster_role") and v.get("pid")}
 
     def note_pids(self):
         for p in self.procs:
@@ -199,19 +312,8 @@ class Cluster:
         return "\n".join(text)
 
 
-def wait_for(what, fn, timeout):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-
-
-@pytest.fixture
-def cluster(tmp_path):
+@pytest.fixture(scope="module")
+def tools():
     zeek_bin = find_zeek_bin()
     if zeek_bin is None:
         pytest.skip("Zeek not found (no zeek-config on PATH, no /opt/zeek/bin/zeek)")
@@ -222,76 +324,220 @@ def cluster(tmp_path):
     client = find_zeek_client()
     if client is None:
         pytest.skip("zeek-client not found (pip install zeek-client==1.5.0 into .venv)")
-    if port_in_use(SUPERVISOR_PORT):
-        pytest.skip(f"port {SUPERVISOR_PORT} (the agent Supervisor's Broker port) is in use")
-    c = Cluster(zeek_bin, client, tmp_path)
+    return zeek_bin, client
+
+
+def running_cluster(tools, tmp, agents, redefs=()):
+    """A generator for fixtures: a controller and the named agents, all
+    registered; everything stopped, and checked gone, afterwards."""
+    zeek_bin, client = tools
+    c = Cluster(zeek_bin, client, tmp)
+    failed = False
     try:
-        c.start_all()
+        c.start_controller()
+        for name in agents:
+            c.start_agent(name, redefs)
+        c.wait_instances(agents)
         yield c
     except BaseException:
-        print(c.logs())
+        failed = True
         raise
     finally:
         c.stop()
         left = [pid for pid in c.pids if alive(pid)]
+        if failed or left:
+            print(c.logs())
         assert not left, f"processes left behind: {left}"
 
 
-def test_deploy_inspect_teardown(cluster, tmp_path):
-    def instances():
-        rc, out, _ = cluster.zc("get-instances", timeout=20)
-        return out if rc == 0 and isinstance(out, dict) and "instance-1" in out else None
+@pytest.fixture(scope="module")
+def cluster(tools, tmp_path_factory):
+    yield from running_cluster(tools, tmp_path_factory.mktemp("one-agent"), ["instance-1"])
 
-    out = wait_for("the agent to register with the controller", instances, 60)
-    assert out["instance-1"]["host"] == "127.0.0.1"
 
-    ini = tmp_path / "cluster.ini"
-    ini.write_text(CLUSTER_INI)
-    rc, out, err = cluster.zc("deploy-config", str(ini), timeout=90)
+def check_nodes(cluster, results, nodes):
+    """get-nodes matches the configuration: roles, ports, RUNNING, and
+    each pid a live zeek process."""
+    for name, keys in nodes.items():
+        got = results[keys["instance"]][name]
+        assert got["state"] == "RUNNING", (name, got)
+        assert got["cluster_role"] == keys["role"].upper(), (name, got)
+        assert got["mgmt_role"] is None, (name, got)
+        assert got["port"] == keys["port"], (name, got)
+        assert got.get("metrics_port") == keys["metrics_port"], (name, got)
+        pid = got["pid"]
+        assert alive(pid), f"{name}: pid {pid} reported but not running"
+        assert (comm(pid) or "").startswith("zeek"), f"{name}: pid {pid} is {comm(pid)!r}, not zeek"
+    for instance in {k["instance"] for k in nodes.values()}:
+        assert results[instance][instance]["mgmt_role"] == "AGENT", results[instance]
+    # Each node listens on its cluster port.
+    for name, keys in nodes.items():
+        wait_for(f"{name} listening on {keys['port']}", lambda p=keys["port"]: listening(p), 30)
+
+
+def deploy_good(cluster):
+    """Deploys the logger, the manager and two workers; checks the answer
+    and get-nodes; returns the node table."""
+    nodes = good_nodes()
+    rc, out, err, took = cluster.deploy(config_ini(["instance-1"], nodes))
     assert rc == 0, (out, err, cluster.logs())
-    assert out["errors"] == []
-    assert sorted(out["results"]["nodes"]) == ["logger-01", "manager", "worker-01", "worker-02"]
-    assert all(n["success"] for n in out["results"]["nodes"].values()), out
+    assert out["errors"] == [], out
+    assert out["results"].get("id"), out
+    assert sorted(out["results"]["nodes"]) == GOOD_NODES, out
+    for name, res in out["results"]["nodes"].items():
+        assert res == {"success": True, "instance": "instance-1"}, (name, res)
+    results = cluster.wait_running({"instance-1": GOOD_NODES}, 60)
+    check_nodes(cluster, results, nodes)
+    cluster.deployed = nodes
+    return nodes, took
 
-    def all_running():
-        rc, out, _ = cluster.zc("get-nodes", timeout=30)
-        if rc != 0 or not isinstance(out, dict):
-            return None
-        nodes = out["results"].get("instance-1", {})
-        cluster_nodes = {k: v for k, v in nodes.items() if v.get("cluster_role")}
-        if sorted(cluster_nodes) != ["logger-01", "manager", "worker-01", "worker-02"]:
-            return None
-        if all(v["state"] == "RUNNING" and v.get("pid") for v in cluster_nodes.values()):
-            return nodes
-        return None
 
-    nodes = wait_for("every node RUNNING", all_running, 60)
-    assert nodes["instance-1"]["mgmt_role"] == "AGENT"
-    roles = {k: v["cluster_role"] for k, v in nodes.items() if v.get("cluster_role")}
-    assert roles == {"logger-01": "LOGGER", "manager": "MANAGER",
-                     "worker-01": "WORKER", "worker-02": "WORKER"}
-    node_pids = [v["pid"] for k, v in nodes.items() if v.get("cluster_role")]
-    for pid in node_pids:
-        assert alive(pid), f"node pid {pid} reported but not running"
+def ensure_good(cluster):
+    """The good configuration running: as left by an earlier test, else
+    deployed now."""
+    if cluster.deployed is not None:
+        results = cluster.get_nodes() or {}
+        nodes = results.get("instance-1", {})
+        if all(nodes.get(n, {}).get("state") == "RUNNING" for n in GOOD_NODES):
+            return cluster.deployed
+    return deploy_good(cluster)[0]
 
-    # A node dispatch: the agent fans out to the nodes and collects answers.
-    rc, out, err = cluster.zc("get-id-value", "Cluster::node", timeout=60)
+
+# ---- one agent ----
+
+def test_get_instances(cluster):
+    rc, out, err, _ = cluster.zc("get-instances", timeout=20)
+    assert rc == 0, (out, err)
+    assert list(out) == ["instance-1"], out
+    assert out["instance-1"]["host"] == "127.0.0.1", out
+    # The agent connects to the controller, so it has no port to be reached on.
+    assert "port" not in out["instance-1"] or out["instance-1"]["port"], out
+
+
+def test_deploy_four_nodes(cluster):
+    _, took = deploy_good(cluster)
+    note_time("deploy of 4 nodes", took)
+
+
+def test_get_id_value(cluster):
+    ensure_good(cluster)
+    rc, out, err, _ = cluster.zc("get-id-value", "Cluster::node", timeout=60)
     assert rc == 0, (out, err)
     assert out["errors"] == [], out
-    assert out["results"] == {n: n for n in ["logger-01", "manager", "worker-01", "worker-02"]}, out
+    # Each node answers with its own name (JSON of a string).
+    assert out["results"] == {n: n for n in GOOD_NODES}, out
 
-    # Teardown: an empty configuration stops every node.
-    empty = tmp_path / "empty.ini"
-    empty.write_text(EMPTY_INI)
-    rc, out, err = cluster.zc("deploy-config", str(empty), timeout=90)
+
+def test_restart_worker(cluster):
+    nodes = ensure_good(cluster)
+    before = cluster.node_pids()
+    rc, out, err, took = cluster.zc("restart", "worker-01", timeout=60)
+    note_time("restart of a worker", took)
+    assert rc == 0, (out, err, cluster.logs())
+    assert out == {"results": {"worker-01": True}, "errors": []}, out
+
+    def restarted():
+        pids = cluster.node_pids()
+        results = cluster.get_nodes() or {}
+        state = results.get("instance-1", {}).get("worker-01", {}).get("state")
+        new = pids.get("worker-01")
+        return (new, results) if new and new != before["worker-01"] and state == "RUNNING" else None
+
+    new, results = wait_for("worker-01 RUNNING with a new pid", restarted, 60)
+    assert not alive(before["worker-01"]), "the old worker-01 process is still running"
+    assert (comm(new) or "").startswith("zeek"), comm(new)
+    # The other nodes were left alone.
+    after = cluster.node_pids()
+    for name in GOOD_NODES:
+        if name != "worker-01":
+            assert after[name] == before[name], (name, before, after)
+    check_nodes(cluster, results, nodes)
+
+
+def test_unstartable_node(cluster):
+    ensure_good(cluster)
+    nodes = good_nodes()
+    nodes["worker-02"]["scripts"] = MISSING_SCRIPT
+    rc, out, err, took = cluster.deploy(config_ini(["instance-1"], nodes), "bad.ini")
+    note_time("answer to a deploy with an unstartable node", took)
+    cluster.deployed = None
+    assert rc != 0, (out, err)
+    assert isinstance(out, dict), (out, err)
+    bad = out["results"]["nodes"]["worker-02"]
+    assert bad["success"] is False, out
+    assert bad["instance"] == "instance-1", out
+    # The node's own stderr: Zeek cannot find the script.
+    assert "can't find" in bad.get("stderr", ""), out
+    assert MISSING_SCRIPT in bad["stderr"], out
+
+
+def test_redeploy_good(cluster):
+    # Whatever ran before (the failed deploy, or nothing), the good
+    # configuration deploys again (zeek-client gives it a new id).
+    nodes, took = deploy_good(cluster)
+    note_time("redeploy of 4 nodes", took)
+    rc, out, err, _ = cluster.zc("get-id-value", "Cluster::node", timeout=60)
+    assert rc == 0 and out["results"] == {n: n for n in GOOD_NODES}, (out, err)
+
+
+def test_teardown(cluster):
+    ensure_good(cluster)
+    pids = cluster.node_pids()
+    assert sorted(pids) == GOOD_NODES, pids
+    rc, out, err, took = cluster.deploy("[instances]\ninstance-1\n", "empty.ini")
+    # Right after the answer, no waiting: every node process is gone.
+    left = {name: pid for name, pid in pids.items() if alive(pid)}
+    note_time("teardown (empty configuration)", took)
+    cluster.deployed = None
     assert rc == 0 and out["errors"] == [], (out, err)
-    wait_for("the nodes to exit", lambda: not any(alive(p) for p in node_pids), 30)
+    assert "nodes" not in out["results"], out
+    assert not left, f"node processes still running when the teardown was answered: {left}"
+    results = cluster.get_nodes()
+    assert list(results["instance-1"]) == ["instance-1"], results
 
-    def only_agent():
-        rc, out, _ = cluster.zc("get-nodes", timeout=30)
-        if rc != 0 or not isinstance(out, dict):
-            return None
-        nodes = out["results"].get("instance-1", {})
-        return nodes if list(nodes) == ["instance-1"] else None
 
-    wait_for("get-nodes to list only the agent", only_agent, 30)
+# ---- two agents under one controller ----
+
+@pytest.fixture
+def two_agents(tools, tmp_path):
+    yield from running_cluster(tools, tmp_path, ["instance-1", "instance-2"])
+
+
+def test_two_agents(two_agents):
+    c = two_agents
+    rc, out, err, _ = c.zc("get-instances", timeout=20)
+    assert rc == 0 and sorted(out) == ["instance-1", "instance-2"], (out, err)
+    nodes = {
+        "manager": {"instance": "instance-1", "role": "manager"},
+        "worker-01": {"instance": "instance-1", "role": "worker"},
+        "logger-01": {"instance": "instance-2", "role": "logger"},
+        "worker-02": {"instance": "instance-2", "role": "worker"},
+    }
+    for keys in nodes.values():
+        keys.update(port=free_port(), metrics_port=free_port())
+    rc, out, err, took = c.deploy(config_ini(["instance-1", "instance-2"], nodes))
+    note_time("deploy of 4 nodes on two agents", took)
+    assert rc == 0 and out["errors"] == [], (out, err, c.logs())
+    assert {n: r["instance"] for n, r in out["results"]["nodes"].items()} == \
+        {n: k["instance"] for n, k in nodes.items()}, out
+    assert all(r["success"] for r in out["results"]["nodes"].values()), out
+    results = c.wait_running({"instance-1": ["manager", "worker-01"],
+                              "instance-2": ["logger-01", "worker-02"]}, 60)
+    check_nodes(c, results, nodes)
+    # A node's pid is below its own agent.
+    for name, keys in nodes.items():
+        below = descendants(c.agents[keys["instance"]].pid)
+        assert results[keys["instance"]][name]["pid"] in below, (name, keys["instance"])
+    rc, out, err, _ = c.zc("get-id-value", "Cluster::node", timeout=60)
+    assert rc == 0 and out["results"] == {n: n for n in nodes}, (out, err)
+    pids = c.node_pids()
+    rc, out, err, _ = c.deploy("[instances]\ninstance-1\ninstance-2\n", "empty.ini")
+    left = {name: pid for name, pid in pids.items() if alive(pid)}
+    assert rc == 0 and out["errors"] == [], (out, err)
+    assert not left, f"node processes still running when the teardown was answered: {left}"
+
+
+def test_zz_timings():
+    """Not a check: the answer times measured above, in one place."""
+    for what, seconds in TIMINGS.items():
+        print(f"TIMING {what}: {seconds:.2f}s")
