@@ -50,6 +50,19 @@ void log_line(int level, const std::string& msg, bool may_queue = true) {
 
 void on_log(void*, int level, const char* message) { log_line(level, message ? message : ""); }
 
+// Zeek's Supervisor answers a destroy_request as soon as it has passed the
+// request on to its stem, before the node process is gone. main.zeek holds
+// the answer back until then; for that it learns here which node each
+// destroy request is about (the agent forgets the node when it sends it).
+void note_destroy(const zeek::cluster::Event& ev) {
+    static zeek::EventHandlerPtr handler = zeek::event_registry->Lookup("ZeekMgmt::Agent::destroy_sent");
+    const auto& args = ev.Args();
+    if ( ! handler || ! handler->GetFunc() || args.size() != 2 || args[0]->GetType()->Tag() != zeek::TYPE_STRING ||
+         args[1]->GetType()->Tag() != zeek::TYPE_STRING )
+        return;
+    zeek::event_mgr.Enqueue(handler, args[0], args[1]);
+}
+
 // Every library output (response, notification, node dispatch, Supervisor
 // request) arrives as Broker JSON with its topic. Zeek's own broker-json-v1
 // serializer (the WebSocket format) turns it into a typed cluster::Event,
@@ -66,6 +79,8 @@ void on_event(void*, const char* topic, const char* event_json) {
                                     std::string(json.substr(0, 512)));
         return;
     }
+    if ( ev->HandlerName() == "SupervisorControl::destroy_request" )
+        note_destroy(*ev);
     if ( ! zeek::cluster::backend || ! zeek::cluster::backend->PublishEvent(topic, *ev) )
         log_line(ZMA_LOG_ERROR,
                  std::string("could not publish ") + std::string(ev->HandlerName()) + " on topic " + topic);

@@ -29,7 +29,22 @@ export {
 
 	## The agent's topic, as Zeek's agent computes it.
 	global agent_topic: function(): string;
+
+	## Raised by the plugin for each SupervisorControl::destroy_request the
+	## agent sends.
+	global destroy_sent: event(reqid: string, node: string);
+
+	## How long a Supervisor's destroy_response is held back at most,
+	## waiting for the node's process to be gone.
+	const destroy_wait = 30 sec &redef;
 }
+
+# The pid of each node, from the Supervisor's latest status (the agent asks
+# for one before it destroys nodes).
+global node_pids: table[string] of count;
+
+# Destroy requests in flight: their node's pid.
+global destroy_pids: table[string] of count;
 
 redef Management::role = Management::AGENT;
 
@@ -140,14 +155,50 @@ event SupervisorControl::create_response(reqid: string, result: string)
 
 event SupervisorControl::status_response(reqid: string, result: Supervisor::Status)
 	{
+	for ( name, ns in result$nodes )
+		if ( ns?$pid )
+			node_pids[name] = ns$pid;
+
 	fwd("SupervisorControl::status_response", fmt("\"reqid\": %s, \"result\": %s",
+	    to_json(reqid), to_json(result)));
+	}
+
+event ZeekMgmt::Agent::destroy_sent(reqid: string, node: string)
+	{
+	if ( node in node_pids )
+		{
+		destroy_pids[reqid] = node_pids[node];
+		delete node_pids[node];
+		}
+	}
+
+# Zeek's Supervisor answers a destroy as soon as its stem has the request,
+# while the node is still shutting down. The agent takes the answer as "the
+# node is gone" (a deploy is answered, new nodes reuse the ports), so hand it
+# over only once the node's process has exited (or after destroy_wait).
+event forward_destroy_response(reqid: string, result: bool, give_up: time)
+	{
+	if ( reqid in destroy_pids && process_running(destroy_pids[reqid]) && current_time() < give_up )
+		{
+		schedule 10 msec { forward_destroy_response(reqid, result, give_up) };
+		return;
+		}
+
+	delete destroy_pids[reqid];
+	fwd("SupervisorControl::destroy_response", fmt("\"reqid\": %s, \"result\": %s",
 	    to_json(reqid), to_json(result)));
 	}
 
 event SupervisorControl::destroy_response(reqid: string, result: bool)
 	{
-	fwd("SupervisorControl::destroy_response", fmt("\"reqid\": %s, \"result\": %s",
-	    to_json(reqid), to_json(result)));
+	if ( reqid in destroy_pids && result )
+		event forward_destroy_response(reqid, result, current_time() + destroy_wait);
+	else
+		{
+		delete destroy_pids[reqid];
+		fwd("SupervisorControl::destroy_response", fmt("\"reqid\": %s, \"result\": %s",
+		    to_json(reqid), to_json(result)));
+		}
 	}
 
 event SupervisorControl::restart_response(reqid: string, result: bool)
