@@ -8,6 +8,8 @@
 # As in Zeek's agent, the Management infrastructure is loaded so that users
 # can redef its settings; the agent is launched only in the Supervisor.
 
+@load ./config
+
 @if ( Supervisor::is_supervised() )
 @load policy/frameworks/management/agent/config
 @endif

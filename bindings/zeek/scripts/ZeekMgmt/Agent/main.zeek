@@ -16,6 +16,8 @@
 @load policy/frameworks/management/supervisor/api
 @load policy/frameworks/management/supervisor/config
 
+@load ./config
+
 module ZeekMgmt::Agent;
 
 export {
@@ -61,17 +63,31 @@ function supervisor_network_info(): Broker::NetworkInfo
 	return Broker::NetworkInfo($address=address, $bound_port=Broker::default_port);
 	}
 
+function use_process_supervisor(): bool
+	{
+	return supervisor == "process";
+	}
+
+function supervisor_options(): string
+	{
+	if ( use_process_supervisor() )
+		return fmt("{\"kind\": \"process\", \"zeek\": %s}", to_json(zeek_path()));
+
+	local sni = supervisor_network_info();
+	return fmt("{\"kind\": \"host\", \"address\": %s, \"port\": %d}",
+	    to_json(sni$address), port_to_count(sni$bound_port));
+	}
+
 function options(): string
 	{
 	local epi = Management::Agent::endpoint_info();
-	local sni = supervisor_network_info();
-	return fmt("{\"name\": %s, \"dialect\": \"zeek7\", \"encoding\": \"broker\", \"mode\": \"polled\", \"topic_prefix\": %s, \"listen_address\": %s, \"listen_port\": %d, \"controller_address\": %s, \"controller_port\": %d, \"state_dir\": %s, \"broker_id\": %s, \"supervisor\": {\"kind\": \"host\", \"address\": %s, \"port\": %d}}",
+	return fmt("{\"name\": %s, \"dialect\": \"zeek7\", \"encoding\": \"broker\", \"mode\": \"polled\", \"topic_prefix\": %s, \"listen_address\": %s, \"listen_port\": %d, \"controller_address\": %s, \"controller_port\": %d, \"state_dir\": %s, \"broker_id\": %s, \"supervisor\": %s}",
 	    to_json(epi$id), to_json(Management::Agent::topic_prefix),
 	    to_json(epi$network$address), port_to_count(epi$network$bound_port),
 	    to_json(Management::Agent::controller$address),
 	    port_to_count(Management::Agent::controller$bound_port),
 	    to_json(Management::get_state_dir()), to_json(Broker::node_id()),
-	    to_json(sni$address), port_to_count(sni$bound_port));
+	    supervisor_options());
 	}
 
 event ZeekMgmt::Agent::log(level: count, msg: string)
@@ -157,7 +173,7 @@ event SupervisorControl::status_response(reqid: string, result: Supervisor::Stat
 	{
 	for ( name, ns in result$nodes )
 		if ( ns?$pid )
-			node_pids[name] = ns$pid;
+			node_pids[name] = int_to_count(ns$pid);
 
 	fwd("SupervisorControl::status_response", fmt("\"reqid\": %s, \"result\": %s",
 	    to_json(reqid), to_json(result)));
@@ -227,6 +243,15 @@ event Broker::peer_lost(endpoint: Broker::EndpointInfo, msg: string)
 
 event zeek_init()
 	{
+	# The process supervisor starts nodes with this process's environment.
+	# ZEEK_MANAGEMENT_NODE (AGENT, from boot.zeek) would make them load
+	# the Management framework's persistence settings, whose rotation
+	# format function clashes with a logger's ("already defined
+	# (archiver_rotation_format_func)"). Zeek's Supervisor starts nodes
+	# with its own environment, which lacks it.
+	if ( use_process_supervisor() )
+		setenv("ZEEK_MANAGEMENT_NODE", "");
+
 	if ( ! start(options()) )
 		{
 		Reporter::error("ZeekMgmt::Agent: the agent could not start");
@@ -235,16 +260,20 @@ event zeek_init()
 
 	local epi = Management::Agent::endpoint_info();
 
-	# Peer with the Supervisor, which does not happen on its own.
-	local sni = supervisor_network_info();
-	Broker::peer(sni$address, sni$bound_port, Broker::default_listen_retry);
-
-	# The agent's own topic, the Supervisor's responses, the nodes, and
-	# the Management framework's Supervisor shim.
+	# The agent's own topic and the nodes'.
 	Broker::subscribe(agent_topic());
-	Broker::subscribe(SupervisorControl::topic_prefix);
 	Broker::subscribe(Management::Node::node_topic);
-	Broker::subscribe(Management::Supervisor::topic_prefix);
+
+	if ( ! use_process_supervisor() )
+		{
+		# Peer with the Supervisor, which does not happen on its own, and
+		# hear its responses and the Management framework's Supervisor
+		# shim. (The process supervisor runs the nodes itself.)
+		local sni = supervisor_network_info();
+		Broker::peer(sni$address, sni$bound_port, Broker::default_listen_retry);
+		Broker::subscribe(SupervisorControl::topic_prefix);
+		Broker::subscribe(Management::Supervisor::topic_prefix);
+		}
 
 	if ( Management::Agent::controller$address != "0.0.0.0" )
 		Broker::peer(Management::Agent::controller$address,
