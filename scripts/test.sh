@@ -7,7 +7,8 @@
 # the cross-checks against zeek-client, the Python package (pip install,
 # mypy --strict, its pytest suite, its asyncio example and benchmark once),
 # the Go package (gofmt, go vet, go test -race, a GC stress build, the
-# dynamic build, its example, the benchmark once), the hardening (hostile
+# dynamic build, its example, the benchmark once), the Zeek plugin with real
+# Zeek where Zeek is installed, the hardening (hostile
 # inputs, faults, stress in release, a 2-minute soak, the suite under
 # AddressSanitizer, cargo deny) and 60 s of fuzzing per target.
 #
@@ -295,6 +296,23 @@ done
 
 step "Go package: the welcome round-trip benchmark once"
 (cd bindings/go && go test -run '^$' -bench WelcomeRoundTrip -benchtime 2000x ./... | grep ^Benchmark)
+
+# ---- the Zeek plugin against real Zeek -----------------------------------------
+step "the Zeek plugin (bindings/zeek) with Zeek's controller and zeek-client"
+# Where Zeek is installed (zeek-config on PATH, else /opt/zeek/bin), the
+# plugin is built and installed into that Zeek, as its README says, and
+# tested there; elsewhere this says what to install and moves on.
+zeek_config=$(command -v zeek-config || true)
+[ -n "$zeek_config" ] || { [ -x /opt/zeek/bin/zeek-config ] && zeek_config=/opt/zeek/bin/zeek-config; } || true
+if [ -z "$zeek_config" ]; then
+    echo "skipped: Zeek is not installed (install Zeek >= 8.0 with zeek-config on PATH, or into /opt/zeek)"
+else
+    (cd bindings/zeek && ./configure > "$out/plugin-configure.log" 2>&1 \
+        && make > "$out/plugin-build.log" 2>&1 && make install > "$out/plugin-install.log" 2>&1) \
+        || { cat "$out"/plugin-*.log; exit 1; }
+    "$("$zeek_config" --prefix)/bin/zeek" -N ZeekMgmt::Agent
+    PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pytest -q -p no:cacheprovider bindings/zeek/tests
+fi
 
 # ---- fuzzing ------------------------------------------------------------------
 step "fuzzing: the Broker and plain decoders, the options parser, the engine; 60 s each"
