@@ -145,11 +145,20 @@ fn sample() -> Sample {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+/// Two TCP ports free right now and different from each other: both
+/// listeners are held until both ports are known (two binds one after the
+/// other may be given the same port, and a configuration with one port
+/// twice is refused).
+fn two_free_ports() -> (u16, u16) {
+    let bind = || TcpListener::bind("127.0.0.1:0");
+    let port = |l: &std::io::Result<TcpListener>| {
+        l.as_ref()
+            .ok()
+            .and_then(|l| l.local_addr().ok())
+            .map_or(0, |a| a.port())
+    };
+    let (first, second) = (bind(), bind());
+    (port(&first), port(&second))
 }
 
 /// What the life-cycle thread shares with the reporter.
@@ -295,9 +304,10 @@ impl Cycle<'_> {
             n
         };
         // 1. Four nodes.
+        let (logger_port, manager_port) = two_free_ports();
         let a = [
-            node("logger-1", "LOGGER", Some(free_port())),
-            node("manager", "MANAGER", Some(free_port())),
+            node("logger-1", "LOGGER", Some(logger_port)),
+            node("manager", "MANAGER", Some(manager_port)),
             node("worker-1", "WORKER", None),
             node("worker-2", "WORKER", None),
         ];
@@ -349,9 +359,10 @@ impl Cycle<'_> {
         pids.extend(self.nodes().iter().filter_map(|n| n.2));
 
         // 4. Another configuration, superseded at once by a third.
+        let (manager_port, proxy_port) = two_free_ports();
         let b = [
-            node("manager", "MANAGER", Some(free_port())),
-            node("proxy-1", "PROXY", Some(free_port())),
+            node("manager", "MANAGER", Some(manager_port)),
+            node("proxy-1", "PROXY", Some(proxy_port)),
             node("worker-1", "WORKER", None),
         ];
         let first = self.deploy(&format!("soak-{cycle}-b"), &b);

@@ -34,13 +34,23 @@ pub fn state_dir(test: &str) -> PathBuf {
     dir
 }
 
-/// A TCP port free right now.
+/// A TCP port free right now, and never handed out before by this process:
+/// two binds to port 0 one after the other may be given the same port, and
+/// a configuration naming one port twice is refused.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 impl Host {
