@@ -46,7 +46,7 @@ def find_zeek():
 
 def find_client():
     for cand in (os.environ.get("ZEEK_CLIENT"), REPO / ".venv" / "bin" / "zeek-client",
-                 "/work/main/.venv/bin/zeek-client", shutil.which("zeek-client")):
+                 shutil.which("zeek-client")):
         if cand and Path(cand).exists():
             return str(cand)
     sys.exit("zeek-client not found (set ZEEK_CLIENT=/path/to/zeek-client)")
