@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from zeekproc import alive, descendants, free_port  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent.parent
@@ -52,30 +54,12 @@ def find_client():
     sys.exit("zeek-client not found (set ZEEK_CLIENT=/path/to/zeek-client)")
 
 
-_taken = set()
-
-
-def free_port():
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _taken:
-            _taken.add(port)
-            return port
-
-
 def proc_stat(pid):
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()
-
-
-def alive(pid):
-    f = proc_stat(pid)
-    return f is not None and f[0] != "Z"
 
 
 def start_wall(pid):
@@ -87,21 +71,6 @@ def start_wall(pid):
     # field 22 of stat (f starts at field 3): ticks since boot
     since = time.clock_gettime(time.CLOCK_BOOTTIME) - int(f[19]) / CLK_TCK
     return time.time() - since
-
-
-def descendants(pid):
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            f = proc_stat(entry.name)
-            if f:
-                children.setdefault(int(f[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def config_ini(nodes, instance="instance-1"):
