@@ -1007,3 +1007,65 @@ fn in_host_mode_an_exit_report_before_the_hello_is_only_output() {
         assert!(rs.iter().all(|r| r.success), "{}: {rs:?}", h.label());
     }
 }
+
+#[test]
+fn in_host_mode_an_exit_report_after_the_first_revival_delay_fails_the_deploy_at_once() {
+    // Zeek's Supervisor revives a dead node no sooner than a second after
+    // it spawned it, and only then does its shim publish notify_node_exit:
+    // one that comes that late is about the node this create started.
+    for (dialect, encoding, _) in variants().into_iter().filter(|v| v.2 == Sup::Host) {
+        let mut h = Harness::new(dialect, encoding, Sup::Host);
+        h.supervisor_peers();
+        h.advance(1000);
+        let config = mini("c1");
+        h.send(deploy_event(dialect, "r1", &config, false));
+        for stage in [&["logger-01"][..], &["manager"], &["worker-02"]] {
+            h.run_supervisor();
+            for n in stage {
+                h.hello(n);
+            }
+        }
+        let stderr = "fatal error: can't find no-such-script";
+        // 499 ms after the create was answered: still an earlier life's.
+        h.advance(499);
+        h.deliver(Report::NodeOutput {
+            node: "worker-01".into(),
+            outputs: outputs("", "an earlier life"),
+        });
+        assert!(h.response("r1").is_none(), "{}", h.label());
+        h.advance(1);
+        h.deliver(Report::NodeOutput {
+            node: "worker-01".into(),
+            outputs: outputs("", stderr),
+        });
+        let answer = h.response("r1").expect("answered on the exit report");
+        assert_eq!(h.now.as_millis(), 1500, "{}", h.label());
+        let rs = results(&answer.event);
+        let message = format!(
+            "node worker-01 exited before it became ready (Zeek's Supervisor restarted it); \
+             last stderr lines:\n{stderr}"
+        );
+        assert_eq!(
+            summary(rs),
+            vec![
+                (Some("logger-01".into()), true, None),
+                (Some("manager".into()), true, None),
+                (Some("worker-01".into()), false, Some(message)),
+                (Some("worker-02".into()), true, None),
+            ],
+            "{}",
+            h.label()
+        );
+        assert_eq!(
+            rs[2].data,
+            Some(ResultData::NodeOutputs(outputs("", stderr))),
+            "{}",
+            h.label()
+        );
+        assert!(h.engine.state().pending_requests.is_empty());
+        // Revived, the node checks in: RUNNING, and nothing is answered
+        // twice (`response` asserts there is one).
+        h.hello("worker-01");
+        assert!(h.response("r1").is_some());
+    }
+}

@@ -31,6 +31,41 @@ fn statuses(event: &Event) -> Vec<NodeStatus> {
 }
 
 #[test]
+fn with_the_process_supervisor_get_nodes_lists_the_agent_itself() {
+    // A Zeek Supervisor lists the agent as one of its nodes; the process
+    // supervisor does not run the agent, which then lists itself, as
+    // Zeek's agent appears in get_nodes.
+    for (dialect, encoding, sup) in variants() {
+        let mut cfg = agent_config(dialect, sup);
+        cfg.host_pid = Some(4242);
+        let mut h = Harness::with_config(cfg, encoding);
+        h.deploy_all("r0", &mini("c1"));
+        h.send(Event::GetNodesRequest { reqid: "g1".into() });
+        h.run_supervisor();
+        let got = statuses(&h.response("g1").expect("answered").event);
+        let names: Vec<_> = got.iter().map(|s| s.node.as_str()).collect();
+        let agent = got.iter().find(|s| s.node == AGENT);
+        match sup {
+            Sup::Process => {
+                assert_eq!(
+                    names,
+                    [AGENT, "logger-01", "manager", "worker-01", "worker-02"],
+                    "{}",
+                    h.label()
+                );
+                let mut me = NodeStatus::new(AGENT, State::Running);
+                me.mgmt_role = Role::Agent;
+                me.pid = Some(4242);
+                assert_eq!(agent, Some(&me), "{}", h.label());
+            }
+            // Only what the Supervisor's status lists (the simulated one
+            // lists no management node here).
+            Sup::Host => assert_eq!(agent, None, "{}", h.label()),
+        }
+    }
+}
+
+#[test]
 fn get_nodes_reports_every_supervised_process() {
     for (dialect, encoding, sup) in variants() {
         let mut h = deployed(dialect, encoding, sup);

@@ -71,6 +71,11 @@ pub struct AgentConfig {
     /// Staged start: how long a start stage (loggers, manager, proxies) may
     /// keep the next one waiting for its nodes to become ready.
     pub stage_wait_ms: u64,
+    /// The pid of the process the agent runs in, shown for the agent itself
+    /// in get_nodes with the process supervisor (a Zeek Supervisor lists
+    /// the agent as one of its nodes; the process supervisor does not run
+    /// the agent). The runtime fills it in; `None` shows no pid.
+    pub host_pid: Option<i64>,
 }
 
 impl AgentConfig {
@@ -92,6 +97,7 @@ impl AgentConfig {
             id_prefix: "zma-".to_owned(),
             supervisor_timeout_ms: 60_000,
             stage_wait_ms: 500,
+            host_pid: None,
         }
     }
 

@@ -15,12 +15,15 @@
 //! (`Report::NodeCrashed` while PENDING): its result is then a failure
 //! with its last stderr lines at once, and the deploy waits no longer for
 //! it, although the process supervisor goes on restarting it on its
-//! schedule (up to `max_start_failures`). That death is only reported by
-//! the built-in process supervisor. A Zeek Supervisor (host mode) reports
-//! a node's exit only with `notify_node_exit` at the node's next start,
-//! only when it printed anything, and the first start of a node can report
-//! the exit of an earlier node of that name; so there the deploy waits for
-//! the hello or its timeout, as Zeek's agent does.
+//! schedule (up to `max_start_failures`). The built-in process supervisor
+//! reports that death as it happens. A Zeek Supervisor (host mode) reports
+//! a node's exit only with `notify_node_exit` at the node's next start (at
+//! least a second after the last one), only when it printed anything, and
+//! the first start of a node can report the exit of an earlier node of that
+//! name; so there an exit report counts as this node's death only when it
+//! comes at least half a second after the create was answered (see
+//! `Engine::on_node_output`), and a node that dies silently is still waited
+//! for until the request times out, as Zeek's agent does.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
@@ -338,7 +341,20 @@ impl Engine {
             return;
         };
         let Some(error) = error else {
-            return; // started; readiness comes with its hello
+            // Started; readiness comes with its hello. In host mode this is
+            // the moment the node's life starts, as far as the agent knows.
+            if matches!(self.cfg.supervisor, SupervisorKind::Host { .. }) {
+                let now = self.now;
+                if let Some(managed) = self
+                    .nodes
+                    .managed
+                    .get_mut(&node)
+                    .filter(|m| m.create == Some(id))
+                {
+                    managed.started = Some(now);
+                }
+            }
+            return;
         };
         let message = format!("failed to create node {node}: {error}");
         self.notify_error(message.clone(), &node);

@@ -30,7 +30,8 @@ pub(crate) struct ManagedNode {
     /// Restarts, automatic or requested, since the current configuration
     /// created the node.
     pub(crate) restarts: u32,
-    /// When its current process started (process supervisor).
+    /// When its current process started (process supervisor), or when
+    /// Zeek's Supervisor answered its create (host mode).
     pub(crate) started: Option<super::time::Time>,
     /// Why the node is FAILED, for deploy results.
     pub(crate) failure: Option<String>,
@@ -60,6 +61,17 @@ impl ManagedNode {
 fn is_settled(state: State) -> bool {
     matches!(state, State::Running | State::Failed)
 }
+
+/// Zeek's Supervisor revives a node that died no sooner than one second
+/// after it spawned it (`Stem::Revive`, `revival_delay` starts at 1 s), and
+/// its shim reports the death (`notify_node_exit`) only at that revival.
+pub(crate) const SUPERVISOR_FIRST_REVIVAL_MS: u64 = 1000;
+
+/// A `notify_node_exit` that arrives this long after the create was
+/// answered is about the life that create started; sooner, it is the
+/// output of an earlier node of that name, reported at this one's first
+/// start. Half the revival delay leaves room for delays either way.
+pub(crate) const EARLIEST_EXIT_REPORT_MS: u64 = SUPERVISOR_FIRST_REVIVAL_MS / 2;
 
 #[derive(Default)]
 pub(crate) struct NodeTable {
@@ -200,10 +212,52 @@ impl Engine {
         self.continue_deploy();
     }
 
-    /// The latest output of a node's past life (`notify_node_exit`).
+    /// The latest output of a node's past life (`notify_node_exit`, host
+    /// mode). Zeek's Supervisor shim publishes it when a node (re)starts,
+    /// for the life before, so it says two different things:
+    ///
+    /// - right after a create, it is the output of an earlier node of that
+    ///   name (the shim keeps it across destroy and create): only output;
+    /// - once Zeek's Supervisor could have revived the node (it waits at
+    ///   least [`SUPERVISOR_FIRST_REVIVAL_MS`] after a spawn), it says the
+    ///   node this create started has died. Before the node was ready, that
+    ///   fails its deploy at once, with the node's stderr, as a crash report
+    ///   of the process supervisor does, instead of at the request timeout.
     pub(crate) fn on_node_output(&mut self, name: &str, outputs: NodeOutputs) {
-        if self.nodes.started_mut(name).is_some() {
-            self.outputs.insert(name.to_owned(), outputs);
+        let now = self.now;
+        let deploying = self.deploying();
+        let Some(managed) = self.nodes.started_mut(name) else {
+            return;
+        };
+        let this_life = managed.started.is_some_and(|created| {
+            now.as_millis().saturating_sub(created.as_millis()) >= EARLIEST_EXIT_REPORT_MS
+        });
+        let fails_deploy = this_life
+            && deploying
+            && managed.node.state == State::Pending
+            && managed.start_failure.is_none();
+        if fails_deploy {
+            let message = with_stderr(
+                format!(
+                    "node {name} exited before it became ready (Zeek's Supervisor restarted it)"
+                ),
+                &outputs,
+            );
+            // Through `update`, which keeps the count of unsettled nodes.
+            self.nodes.update(name, |managed| {
+                managed.restarts += 1;
+                managed.start_failure = Some(message);
+            });
+        }
+        self.outputs.insert(name.to_owned(), outputs);
+        if fails_deploy {
+            self.notify_log(
+                format!(
+                    "node {name} exited before it became ready; Zeek's Supervisor restarted it"
+                ),
+                name,
+            );
+            self.continue_deploy();
         }
     }
 

@@ -3,6 +3,7 @@
 
 use super::agent::Engine;
 use super::commands::Pending;
+use super::config::SupervisorKind;
 use super::deploy::MANAGEMENT_NODE_ENV;
 use super::output::LogLevel;
 use super::requests::RequestKind;
@@ -112,6 +113,30 @@ impl Engine {
             ns.pid = supervised.pid.filter(|_| ns.state != State::Failed);
             statuses.push(ns);
         }
+        if self.cfg.supervisor == SupervisorKind::Process
+            && statuses
+                .iter()
+                .all(|ns| ns.node != self.cfg.name && ns.mgmt_role != Role::Agent)
+        {
+            // A Zeek Supervisor runs the agent as one of its nodes and so
+            // lists it; the process supervisor does not run the agent, so
+            // the agent speaks for itself, as Zeek's agent is listed.
+            statuses.push(self.own_status());
+            statuses.sort_by(|a, b| a.node.cmp(&b.node));
+        }
         statuses
+    }
+
+    /// The agent's own entry: Zeek's agent appears in get_nodes as a
+    /// management node (`mgmt_role` AGENT, RUNNING, its pid, and its port
+    /// when it listens for the controller).
+    fn own_status(&self) -> NodeStatus {
+        let mut ns = NodeStatus::new(self.cfg.name.clone(), State::Running);
+        ns.mgmt_role = Role::Agent;
+        ns.pid = self.cfg.host_pid;
+        if !self.cfg.connects_to_controller() {
+            ns.p = Some(Port::tcp(self.cfg.listen_port));
+        }
+        ns
     }
 }

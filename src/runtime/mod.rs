@@ -36,7 +36,9 @@ use std::time::{Duration, Instant};
 
 pub use delivery::{Callbacks, EventSink, LogSink};
 
-use crate::engine::{AgentError, Engine, LogLevel, LogRecord, Output, SupervisorKind, Time};
+use crate::engine::{
+    AgentConfig, AgentError, Engine, LogLevel, LogRecord, Output, SupervisorKind, Time,
+};
 use crate::model::State;
 use crate::options::{AgentOptions, Mode};
 use crate::supervisor::process::ProcessSupervisor;
@@ -133,7 +135,10 @@ impl Agent {
         };
         let runtime = Arc::new(Runtime {
             core: Mutex::new(Core {
-                engine: Engine::new(options.engine),
+                engine: Engine::new(AgentConfig {
+                    host_pid: Some(i64::from(std::process::id())),
+                    ..options.engine
+                }),
                 limits: options.limits,
                 process,
                 polled_now: Time::ZERO,

@@ -78,16 +78,21 @@ function supervisor_options(): string
 	    to_json(sni$address), port_to_count(sni$bound_port));
 	}
 
+function millis(i: interval): count
+	{
+	return double_to_count(interval_to_double(i) * 1000.0);
+	}
+
 function options(): string
 	{
 	local epi = Management::Agent::endpoint_info();
-	return fmt("{\"name\": %s, \"dialect\": \"zeek7\", \"encoding\": \"broker\", \"mode\": \"polled\", \"topic_prefix\": %s, \"listen_address\": %s, \"listen_port\": %d, \"controller_address\": %s, \"controller_port\": %d, \"state_dir\": %s, \"broker_id\": %s, \"supervisor\": %s}",
+	return fmt("{\"name\": %s, \"dialect\": \"zeek7\", \"encoding\": \"broker\", \"mode\": \"polled\", \"topic_prefix\": %s, \"listen_address\": %s, \"listen_port\": %d, \"controller_address\": %s, \"controller_port\": %d, \"state_dir\": %s, \"broker_id\": %s, \"supervisor\": %s, \"request_timeout_ms\": %d, \"stage_wait_ms\": %d}",
 	    to_json(epi$id), to_json(Management::Agent::topic_prefix),
 	    to_json(epi$network$address), port_to_count(epi$network$bound_port),
 	    to_json(Management::Agent::controller$address),
 	    port_to_count(Management::Agent::controller$bound_port),
 	    to_json(Management::get_state_dir()), to_json(Broker::node_id()),
-	    supervisor_options());
+	    supervisor_options(), millis(request_timeout), millis(stage_wait));
 	}
 
 event ZeekMgmt::Agent::log(level: count, msg: string)
