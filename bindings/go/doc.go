@@ -18,7 +18,7 @@
 // The package links libzeek_mgmt_agent statically by default, from the
 // repository's target/release directory; build it first:
 //
-//	go generate github.com/zeek-mgmt-agent/bindings/go   # runs cargo build --release --lib
+//	go generate github.com/zeek-mgmt-agent/zeek-mgmt-agent/zeekagent  # runs cargo build --release --lib
 //
 // The build tag zma_dynamic links the shared library instead (with an rpath
 // to target/release).
