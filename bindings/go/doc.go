@@ -36,3 +36,7 @@
 package zeekagent
 
 //go:generate cargo build --release --lib --manifest-path ../../Cargo.toml
+
+// The shared library's SONAME carries the ABI version (build.rs); the
+// zma_dynamic build finds it through this link, as the Makefile makes it.
+//go:generate ln -sf libzeek_mgmt_agent.so ../../target/release/libzeek_mgmt_agent.so.1
