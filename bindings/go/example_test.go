@@ -51,7 +51,11 @@ func deployAndList(ctx context.Context) error {
 }
 
 func ExampleAgent_HandleRequest() {
-	agent, err := zeekagent.New(zeekagent.Options{Name: "instance-1", Dialect: "zeek7"})
+	agent, err := zeekagent.New(zeekagent.Options{
+		Name:       "instance-1",
+		Dialect:    "zeek7",
+		Supervisor: &zeekagent.SupervisorOptions{Kind: "host"}, // a Zeek Supervisor runs the nodes: no state_dir here
+	})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -31,7 +31,12 @@ func main() {
 }
 
 func run() error {
-	agent, err := zeekagent.New(zeekagent.Options{Name: "hello", Mode: zeekagent.Polled, StateDir: os.TempDir()})
+	stateDir, err := os.MkdirTemp("", "hello-agent-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stateDir)
+	agent, err := zeekagent.New(zeekagent.Options{Name: "hello", Mode: zeekagent.Polled, StateDir: stateDir})
 	if err != nil {
 		return err
 	}
