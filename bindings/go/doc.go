@@ -18,7 +18,7 @@
 // The package links libzeek_mgmt_agent statically by default, from the
 // repository's target/release directory; build it first:
 //
-//	go generate github.com/zeek-mgmt-agent/bindings/go   # runs cargo build --release --lib
+//	go generate github.com/zeek-mgmt-agent/zeek-mgmt-agent/zeekagent  # runs cargo build --release --lib
 //
 // The build tag zma_dynamic links the shared library instead (with an rpath
 // to target/release).
@@ -36,3 +36,7 @@
 package zeekagent
 
 //go:generate cargo build --release --lib --manifest-path ../../Cargo.toml
+
+// The shared library's SONAME carries the ABI version (build.rs); the
+// zma_dynamic build finds it through this link, as the Makefile makes it.
+//go:generate ln -sf libzeek_mgmt_agent.so ../../target/release/libzeek_mgmt_agent.so.1

@@ -1,3 +1,3 @@
-module github.com/zeek-mgmt-agent/bindings/go
+module github.com/zeek-mgmt-agent/zeek-mgmt-agent/zeekagent
 
 go 1.21

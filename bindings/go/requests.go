@@ -116,12 +116,6 @@ func (a *Agent) Redeploy(ctx context.Context, cfg Configuration) ([]Result, erro
 }
 
 func (a *Agent) deploy(ctx context.Context, cfg Configuration, force bool) ([]Result, error) {
-	if cfg.Instances == nil {
-		cfg.Instances = []Instance{}
-	}
-	if cfg.Nodes == nil {
-		cfg.Nodes = []Node{}
-	}
 	return a.requestPlain(ctx, "deploy", "deploy_request", map[string]any{"config": cfg, "force": force})
 }
 

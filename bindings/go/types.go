@@ -66,10 +66,12 @@ const (
 	RoleWorker  = "Supervisor::WORKER"
 )
 
-// Instance is Management::Instance.
+// Instance is Management::Instance. Host is an IP address; left empty it
+// is not sent, and the agent reads the instance as listening on 0.0.0.0
+// (as zeek-client's JSON leaves it out).
 type Instance struct {
 	Name       string `json:"name"`
-	Host       string `json:"host"`
+	Host       string `json:"host,omitempty"`
 	ListenPort *Port  `json:"listen_port,omitempty"`
 }
 
@@ -94,26 +96,33 @@ type Node struct {
 	MetricsPort *Port             `json:"metrics_port,omitempty"`
 }
 
-// Configuration is Management::Configuration: what Deploy deploys.
+// Configuration is Management::Configuration: what Deploy deploys. No
+// instances or no nodes are sent as absent, which means empty.
 type Configuration struct {
 	ID        string     `json:"id"`
-	Instances []Instance `json:"instances"`
-	Nodes     []Node     `json:"nodes"`
+	Instances []Instance `json:"instances,omitempty"`
+	Nodes     []Node     `json:"nodes,omitempty"`
 }
 
 // Result is Management::Result: the outcome of a request for one node or
 // instance. Data is the result's data as plain JSON (nil when absent).
+// Encoded, the optional Instance, Node, Error and Data are left out when
+// empty; Success is always written, since an absent success means true.
 type Result struct {
 	ReqID    string          `json:"reqid"`
 	Success  bool            `json:"success"`
-	Instance string          `json:"instance"`
-	Node     string          `json:"node"`
-	Error    string          `json:"error"`
-	Data     json.RawMessage `json:"data"`
+	Instance string          `json:"instance,omitempty"`
+	Node     string          `json:"node,omitempty"`
+	Error    string          `json:"error,omitempty"`
+	Data     json.RawMessage `json:"data,omitempty"`
 }
 
 // NodeStatus is Management::NodeStatus: one node as GetNodes reports it.
 // State and the roles are bare names ("RUNNING", "WORKER", "NONE").
+// Encoded, it is the plain JSON record the agent reads and writes, the
+// enums scoped ("Management::RUNNING"); an empty role (default NONE) and
+// a nil PID or port are left out, an empty State is written as UNKNOWN
+// (state is a required field).
 type NodeStatus struct {
 	Node        string
 	State       string
@@ -147,6 +156,38 @@ func (n *NodeStatus) UnmarshalJSON(data []byte) error {
 		MetricsPort: plain.MetricsPort,
 	}
 	return nil
+}
+
+func (n NodeStatus) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Node        string `json:"node"`
+		State       string `json:"state"`
+		MgmtRole    string `json:"mgmt_role,omitempty"`
+		ClusterRole string `json:"cluster_role,omitempty"`
+		PID         *int   `json:"pid,omitempty"`
+		Port        *Port  `json:"p,omitempty"`
+		MetricsPort *Port  `json:"metrics_port,omitempty"`
+	}{
+		Node:        n.Node,
+		State:       scoped("Management", n.State, "UNKNOWN"),
+		MgmtRole:    scoped("Management", n.MgmtRole, ""),
+		ClusterRole: scoped("Supervisor", n.ClusterRole, ""),
+		PID:         n.PID,
+		Port:        n.Port,
+		MetricsPort: n.MetricsPort,
+	})
+}
+
+// scoped turns "RUNNING" into "Management::RUNNING" ("" into fallback,
+// scoped unless empty); a name with a scope is kept as it is.
+func scoped(scope, enum, fallback string) string {
+	if enum == "" {
+		enum = fallback
+	}
+	if enum == "" || strings.Contains(enum, "::") {
+		return enum
+	}
+	return scope + "::" + enum
 }
 
 // bare turns "Management::RUNNING" into "RUNNING" ("" into fallback).

@@ -21,7 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	zeekagent "github.com/zeek-mgmt-agent/bindings/go"
+	"github.com/zeek-mgmt-agent/zeek-mgmt-agent/zeekagent"
 )
 
 func main() {
