@@ -193,21 +193,58 @@ for host in host-c-asan host-cpp-asan; do
 done
 
 step "make install into a temporary prefix; build a host with pkg-config"
-make --no-print-directory -s install PREFIX="$out/prefix" >/dev/null
-export PKG_CONFIG_PATH="$out/prefix/lib/pkgconfig"
-soname=$(readelf -d "$out/prefix/lib/libzeek_mgmt_agent.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+# README.md's own commands: the code blocks after its "<!-- test.sh: NAME -->"
+# markers, run as written, in its order, in one shell, with HOME a fresh
+# directory (so $HOME/.local is an empty prefix, as it would be), host.c a
+# copy of examples/c/host.c, and no LD_LIBRARY_PATH or PKG_CONFIG_PATH from
+# here: the shared and the static host must start on their own.
+readme_block() {
+    awk -v marker="<!-- test.sh: $1 -->" '
+        $0 == marker { found = 1; next }
+        found && /^```/ { if (inside) exit; inside = 1; next }
+        found && inside { print }' README.md
+}
+home="$out/home"
+mkdir -p "$home" "$out/hostdir"
+cp examples/c/host.c "$out/hostdir/host.c"
+readme_script=""
+for block in install shared static; do
+    text=$(readme_block "$block")
+    [ -n "$text" ] || { echo "README.md has no block after <!-- test.sh: $block -->"; exit 1; }
+    [ "$block" = install ] || readme_script+=$'cd "$HOSTDIR"\n'
+    readme_script+="$text"$'\n'
+done
+# cargo and rustup keep their homes (make install runs cargo build).
+env -u LD_LIBRARY_PATH -u PKG_CONFIG_PATH HOME="$home" HOSTDIR="$out/hostdir" \
+    CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" \
+    bash -euo pipefail -c "$readme_script" > "$out/readme-c.log" 2>&1 \
+    || { echo "README.md's commands failed:"; printf '%s' "$readme_script"; cat "$out/readme-c.log"; exit 1; }
+lib="$home/.local/lib"
+soname=$(readelf -d "$lib/libzeek_mgmt_agent.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 abi=$(sed -n 's/^pub const ZMA_ABI_VERSION: u32 = \([0-9]*\);/\1/p' src/ffi.rs)
 [ "$soname" = "libzeek_mgmt_agent.so.$abi" ] || { echo "SONAME $soname, ABI $abi"; exit 1; }
-# shellcheck disable=SC2046
-cc -std=c11 -Wall -Wextra -Werror examples/c/host.c $(pkg-config --cflags --libs zeek-mgmt-agent) -o "$out/host-installed"
-LD_LIBRARY_PATH="$out/prefix/lib" "$out/host-installed" > /dev/null
-libdir=$(pkg-config --variable=libdir zeek-mgmt-agent)
-# shellcheck disable=SC2046
-cc -std=c11 -Wall -Wextra -Werror examples/c/host.c $(pkg-config --cflags zeek-mgmt-agent) \
-    "$libdir/libzeek_mgmt_agent.a" $(pkg-config --libs-only-other --libs-only-l --static zeek-mgmt-agent | sed 's/-lzeek_mgmt_agent//') \
-    -o "$out/host-installed-static"
-"$out/host-installed-static" > /dev/null
-echo "installed: $soname, pkg-config $(pkg-config --modversion zeek-mgmt-agent); dynamic and static hosts ran"
+readelf -d "$out/hostdir/host" | grep -q "NEEDED.*\[$soname\]" \
+    || { echo "the shared host does not load $soname"; exit 1; }
+if readelf -d "$out/hostdir/host-static" | grep -q "NEEDED.*libzeek_mgmt_agent"; then
+    echo "the static host loads libzeek_mgmt_agent"; exit 1
+fi
+# Installed stripped: no debug sections in the .so or in any member of the .a.
+for file in "$lib/libzeek_mgmt_agent.so" "$lib/libzeek_mgmt_agent.a"; do
+    if readelf -S -W "$file" | grep -q '\.debug_'; then
+        echo "$file has debug sections:"; readelf -S -W "$file" | grep '\.debug_' | sort -u | head; exit 1
+    fi
+done
+so_size=$(stat -L -c %s "$lib/libzeek_mgmt_agent.so")
+a_size=$(stat -c %s "$lib/libzeek_mgmt_agent.a")
+# DEBUG_FILE=yes: the .so's debug information beside it, named by its debuglink.
+make --no-print-directory -s install NO_BUILD=1 DEBUG_FILE=yes PREFIX="$out/prefix-debug" >/dev/null
+so_file=$(readlink -f "$out/prefix-debug/lib/libzeek_mgmt_agent.so")
+readelf -S -W "$so_file.debug" | grep -q '\.debug_info' || { echo "$so_file.debug has no .debug_info"; exit 1; }
+[ "$(readelf --string-dump=.gnu_debuglink "$so_file" | sed -n 's/.*\] *//p' | head -n 1)" = "$(basename "$so_file").debug" ] \
+    || { echo "$so_file does not name $(basename "$so_file").debug"; exit 1; }
+if readelf -S -W "$so_file" | grep -q '\.debug_'; then echo "$so_file has debug sections"; exit 1; fi
+echo "installed: $soname ($((so_size / 1024)) KiB) and the .a ($((a_size / 1024)) KiB), stripped;" \
+    "README.md's shared and static hosts ran without LD_LIBRARY_PATH; DEBUG_FILE=yes: debuglink ok"
 
 # ---- the quickstart: a real cluster, and the engine in every dialect ---------
 step "quickstart: a real 4-node cluster with the process supervisor"
