@@ -51,7 +51,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s\nnodes %d\n", welcome.JSON, len(nodes))
+	// No cluster node runs; the agent lists itself (mgmt_role AGENT).
+	roles := []string{}
+	for _, n := range nodes {
+		roles = append(roles, n.Node+"="+n.MgmtRole)
+	}
+	fmt.Printf("%s\nnodes %v\n", welcome.JSON, roles)
 	return nil
 }
 `
@@ -136,7 +141,7 @@ func TestUseFromAnotherModule(t *testing.T) {
 				!welcome.Args.Result.Success || welcome.Args.Result.Instance != "hello" {
 				t.Fatalf("welcome response %s", welcomeJSON)
 			}
-			if nodes != "nodes 0" {
+			if nodes != "nodes [hello=AGENT]" {
 				t.Fatalf("output %q", out)
 			}
 		})
