@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -31,9 +30,13 @@ from zeekproc import alive, descendants, free_port  # noqa: E402
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent.parent
 
+# name -> (agent script, extra `zeek -e` redefs)
 AGENTS = {
-    "zeek": "policy/frameworks/management/agent",
-    "plugin": "ZeekMgmt/Agent",
+    "zeek": ("policy/frameworks/management/agent", ""),
+    "plugin": ("ZeekMgmt/Agent", ""),
+    # Staged start: loggers, then the manager, then proxies, then workers,
+    # each stage waiting for the previous one's check-ins (at most 2 s).
+    "plugin-staged": ("ZeekMgmt/Agent", "redef ZeekMgmt::Agent::stage_wait = 2 sec;"),
 }
 MISSING_SCRIPT = "zma-bench-no-such-script"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -98,10 +101,14 @@ class Cluster:
     """A controller and one agent, each `zeek -j` in its own session and
     scratch directory."""
 
-    def __init__(self, zeek, client, tmp, agent_script):
-        self.zeek, self.client, self.tmp, self.agent_script = zeek, client, tmp, agent_script
+    def __init__(self, zeek, client, tmp, agent):
+        self.zeek, self.client, self.tmp = zeek, client, tmp
+        self.agent_script, self.agent_redefs = agent
         self.procs, self.pids = [], set()
         self.ctl_port, self.ws_port = free_port(), free_port()
+        # Every deploy sent, in order; the measured ones carry what the
+        # agent's log is matched against once the agent has stopped.
+        self.deploys = []
 
     def start(self, name, script, env, extra=()):
         wd = self.tmp / name
@@ -128,7 +135,7 @@ class Cluster:
             "ZEEK_AGENT_ADDR": "127.0.0.1",
             "ZEEK_AGENT_PORT": f"{free_port()}/tcp",
             "ZEEK_CONTROLLER_PORT": f"{self.ctl_port}/tcp",
-        }, extra=("-e", f"redef Broker::default_port = {free_port()}/tcp;"))
+        }, extra=("-e", f"redef Broker::default_port = {free_port()}/tcp; {self.agent_redefs}"))
         wait_for("instance-1 registered", lambda: self.instances_ok(), 90)
 
     def instances_ok(self):
@@ -151,10 +158,25 @@ class Cluster:
             data = out.stdout
         return out.returncode, data, out.stderr, took
 
-    def deploy(self, text, name):
+    def deploy(self, text, name, measured=None):
         ini = self.tmp / name
         ini.write_text(text)
+        self.deploys.append(measured)
         return self.zc("deploy-config", str(ini))
+
+    def agent_log(self):
+        """The agent's Management log lines, (ts, message), in time order.
+        Zeek writes them at exit into the agent's spool (and, while a
+        cluster logger runs, into its files too): read once stopped."""
+        lines = set()
+        for f in (self.tmp / "instance-1" / "spool").rglob("management-instance-1*.log"):
+            for line in f.read_text(errors="replace").splitlines():
+                if line.startswith("#"):
+                    continue
+                parts = line.split("\t")
+                if len(parts) >= 5:
+                    lines.add((float(parts[0]), parts[4]))
+        return sorted(lines)
 
     def get_nodes(self):
         rc, out, _, _ = self.zc("get-nodes", timeout=30)
@@ -227,58 +249,56 @@ def answer_failures(rc, out):
     return failed, timed_out
 
 
-def listening_ports():
-    """Ports in LISTEN state (from /proc/net/tcp and tcp6)."""
-    ports = set()
-    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(f).read_text().splitlines()[1:]
-        except OSError:
+DEPLOY_RX = re.compile(r"^rx Management::Agent::API::deploy_request (\S+)")
+DEPLOY_TX = re.compile(r"^tx Management::Agent::API::deploy_response (?:.*\(reqid )?([^\s,)]+)")
+HELLO_RX = re.compile(r"^rx Management::Node::API::notify_node_hello (\S+)")
+
+
+def agent_timings(log):
+    """Per deploy_request the agent received, in order: (the agent's time
+    from request to response, {node: time of its first hello after the
+    request}), from the agent's Management log."""
+    deploys = []
+    for i, (ts, msg) in enumerate(log):
+        m = DEPLOY_RX.match(msg)
+        if not m:
             continue
-        for line in lines:
-            parts = line.split()
-            if parts[3] == "0A":
-                ports.add(int(parts[1].rsplit(":", 1)[1], 16))
-    return ports
+        reqid, answered, hellos = m.group(1), None, {}
+        for ts2, msg2 in log[i:]:
+            t = DEPLOY_TX.match(msg2)
+            if t and t.group(1) == reqid and answered is None:
+                answered = ts2
+            h = HELLO_RX.match(msg2)
+            if h and h.group(1) not in hellos:
+                hellos[h.group(1)] = ts2
+            if DEPLOY_RX.match(msg2) and ts2 > ts and answered is not None:
+                break
+        deploys.append((answered - ts if answered is not None else None, hellos))
+    return deploys
 
 
-class ListenWatch(threading.Thread):
-    """Records the wall-clock time each of the given ports is first seen
-    listening, polling /proc/net/tcp every 10 ms (no connections made)."""
-
-    def __init__(self, ports):
-        super().__init__(daemon=True)
-        self.ports = set(ports)
-        self.seen = {}
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set() and len(self.seen) < len(self.ports):
-            now = time.time()
-            for port in (listening_ports() & self.ports) - set(self.seen):
-                self.seen[port] = now
-            self.done.wait(0.01)
-
-    def finish(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while len(self.seen) < len(self.ports) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.done.set()
-        self.join()
-        return self.seen
-
-
-def floor(nodes, config, seen):
-    """The slowest node's own time from process start (/proc/<pid>/stat) to
-    listening on its cluster port, for the nodes get-nodes listed."""
-    times = []
-    for name, v in nodes.items():
-        start = start_wall(v["pid"])
-        port = config[name]["port"]
-        if start is None or port not in seen:
-            return None
-        times.append(seen[port] - start)
-    return max(times)
+def add_agent_timings(c, kind, res):
+    """The agent's own deploy times and the floor, for the measured deploys:
+    floor = the slowest node's time from its process start to its hello
+    reaching the agent (check-in), measured in that same deploy."""
+    timings = agent_timings(c.agent_log())
+    if len(timings) != len(c.deploys):
+        print(f"[{kind}] agent log: {len(timings)} deploy requests, {len(c.deploys)} sent; "
+              "agent timings skipped", file=sys.stderr)
+        return
+    for measured, (took, hellos) in zip(c.deploys, timings):
+        if measured is None:
+            continue
+        label, starts = measured
+        if took is not None:
+            res.add(f"deploy {label}: agent's time, request to response (s)", kind, took)
+        if starts is None or any(n not in hellos for n in starts):
+            print(f"[{kind}] deploy {label}: a node's start or hello is missing", file=sys.stderr)
+            continue
+        fl = max(hellos[n] - start for n, start in starts.items())
+        res.add(f"deploy {label}: floor, slowest node start to check-in (s)", kind, fl)
+        if took is not None:
+            res.add(f"deploy {label}: agent's time / floor", kind, took / fl)
 
 
 class Results:
@@ -313,6 +333,7 @@ def run_agent(kind, args, zeek, client, res, keep):
     finally:
         left = cluster.stop()
         CLUSTERS.remove(cluster)
+        add_agent_timings(cluster, kind, res)
         if left:
             print(f"[{kind}] processes left behind: {left}", file=sys.stderr)
         if keep:
@@ -322,30 +343,22 @@ def run_agent(kind, args, zeek, client, res, keep):
 
 
 def step_deploy(c, kind, res, label, nodes, ini):
-    watch = ListenWatch(v["port"] for v in nodes.values())
-    watch.start()
-    rc, out, err, took = c.deploy(config_ini(nodes), ini)
+    measured = [label, None]
+    rc, out, err, took = c.deploy(config_ini(nodes), ini, measured)
     failed, timed_out = answer_failures(rc, out)
-    res.add(f"deploy {label}: answer (s)", kind, took)
+    res.add(f"deploy {label}: answer, zeek-client (s)", kind, took)
     res.add(f"deploy {label}: failed answers", kind, int(failed))
     res.add(f"deploy {label}: 'request timed out' nodes", kind, timed_out)
     try:
         running = c.wait_running(list(nodes))
     except RuntimeError as e:
-        watch.finish(0)
         print(f"[{kind}] deploy {label}: {e}; answer: {out} {err}", file=sys.stderr)
         return
-    if timed_out:
-        # Every node came up: the timed-out answer was false.
-        res.add(f"deploy {label}: false 'request timed out'", kind, timed_out)
-    else:
-        res.add(f"deploy {label}: false 'request timed out'", kind, 0)
-    fl = floor(running, nodes, watch.finish())
-    if fl is not None:
-        res.add(f"deploy {label}: floor (s)", kind, fl)
-        res.add(f"deploy {label}: answer / floor", kind, took / fl)
-    else:
-        print(f"[{kind}] deploy {label}: a node's start or listen time is missing", file=sys.stderr)
+    # Every node came up: a timed-out answer was false.
+    res.add(f"deploy {label}: false 'request timed out'", kind, timed_out)
+    starts = {n: start_wall(v["pid"]) for n, v in running.items()}
+    if all(s is not None for s in starts.values()):
+        measured[1] = starts
 
 
 def step_restart(c, kind, res):
@@ -413,18 +426,21 @@ def fmt(v):
 
 
 def table(res, kinds):
-    head = ["measure (median)"] + kinds + (["plugin/zeek"] if len(kinds) == 2 else [])
+    """Medians per agent; for times and floor ratios, each other agent's
+    median over Zeek's."""
+    others = [k for k in kinds if k != "zeek"] if "zeek" in kinds else []
+    head = ["measure (median)"] + kinds + [f"{k}/zeek" for k in others]
     rows = []
     for row in res.order:
-        meds = []
+        meds = {}
         for k in kinds:
             vals = res.rows[row].get(k)
-            meds.append(statistics.median(vals) if vals else None)
-        line = [row] + [fmt(m) for m in meds]
-        if len(kinds) == 2:
-            z, p = meds
-            line.append(f"{p / z:.2f}" if z and p is not None and row.endswith("(s)") or
-                        (z and p is not None and "/ floor" in row) else "")
+            meds[k] = statistics.median(vals) if vals else None
+        line = [row] + [fmt(meds[k]) for k in kinds]
+        ratio_row = row.endswith("(s)") or "/ floor" in row
+        for k in others:
+            z, p = meds["zeek"], meds[k]
+            line.append(f"{p / z:.2f}" if ratio_row and z and p is not None else "")
         rows.append(line)
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     out = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |",
@@ -449,8 +465,8 @@ def main():
         args.runs = 1
     zeek, client = find_zeek(), find_client()
     check = subprocess.run([zeek, "-N", "ZeekMgmt::Agent"], capture_output=True, text=True)
-    kinds = [args.only] if args.only else ["zeek", "plugin"]
-    if "plugin" in kinds and "ZeekMgmt::Agent" not in check.stdout:
+    kinds = [args.only] if args.only else list(AGENTS)
+    if any(k.startswith("plugin") for k in kinds) and "ZeekMgmt::Agent" not in check.stdout:
         sys.exit("the ZeekMgmt::Agent plugin is not installed in this Zeek")
 
     def on_term(signum, frame):
