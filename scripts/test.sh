@@ -24,6 +24,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 ZEEK_CLIENT_VERSION=1.5.0
 MYPY_VERSION=2.4.1
+ZKG_VERSION=3.2.0         # Zeek's package manager, for the plugin's zkg install test
 CBINDGEN_VERSION=0.29.4
 CARGO_DENY_VERSION=0.20.2
 # A dated nightly for Miri, AddressSanitizer and fuzzing, installed beside
@@ -98,11 +99,11 @@ fi
 
 PYTHON=${PYTHON:-python3}
 VENV="$ROOT/.venv"
-if ! "$VENV/bin/python" -c "import zeekclient, pytest, mypy" >/dev/null 2>&1; then
-    step "creating $VENV with zeek-client $ZEEK_CLIENT_VERSION, pytest and mypy $MYPY_VERSION"
+if ! "$VENV/bin/python" -c "import zeekclient, pytest, mypy, zeekpkg" >/dev/null 2>&1; then
+    step "creating $VENV with zeek-client $ZEEK_CLIENT_VERSION, pytest, mypy $MYPY_VERSION and zkg $ZKG_VERSION"
     "$PYTHON" -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-        "zeek-client==$ZEEK_CLIENT_VERSION" pytest "mypy==$MYPY_VERSION"
+        "zeek-client==$ZEEK_CLIENT_VERSION" pytest "mypy==$MYPY_VERSION" "zkg==$ZKG_VERSION"
 fi
 installed=$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('zeek-client'))")
 if [ "$installed" != "$ZEEK_CLIENT_VERSION" ]; then

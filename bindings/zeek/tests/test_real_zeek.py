@@ -28,6 +28,7 @@ times (zeek-client's whole run) are printed with -s.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -127,16 +128,17 @@ class Cluster:
             "ZEEK_CONTROLLER_WEBSOCKET_PORT": f"{self.ws_port}/tcp",
         })
 
-    def start_agent(self, name, redefs=()):
+    def start_agent(self, name, redefs=(), script="ZeekMgmt/Agent", env=None):
         port = free_port()
         # The agent's Supervisor listens on Broker::default_port; -e code
         # reaches the Supervisor and its supervised nodes alike.
         code = f"redef Broker::default_port = {free_port()}/tcp; " + " ".join(redefs)
-        proc = self.start(name, "ZeekMgmt/Agent", {
+        proc = self.start(name, script, {
             "ZEEK_AGENT_NAME": name,
             "ZEEK_AGENT_ADDR": "127.0.0.1",
             "ZEEK_AGENT_PORT": f"{port}/tcp",
             "ZEEK_CONTROLLER_PORT": f"{self.ctl_port}/tcp",
+            **(env or {}),
         }, extra=("-e", code))
         self.agents[name] = proc
 
@@ -524,6 +526,70 @@ def test_process_supervisor(process_agent):
     note_time("teardown (process supervisor)", took)
     assert rc == 0 and out["errors"] == [], (out, err)
     assert not left, f"node processes still running when the teardown was answered: {left}"
+
+
+def find_zkg():
+    venv = REPO / ".venv" / "bin" / "zkg"
+    return str(venv) if venv.exists() else shutil.which("zkg")
+
+
+def test_zkg_install(tools, tmp_path):
+    """`zkg install` of the repository (zkg clones a git repository, so the
+    package is the repository; zkg.meta is at its root) builds the plugin,
+    and the agent it installed boots and registers with a controller. zkg
+    installs what is committed: the test installs a clone of HEAD."""
+    zkg = find_zkg()
+    if zkg is None:
+        pytest.skip("zkg not found (pip install zkg==3.2.0 into .venv)")
+    zeek_bin, client = tools
+    src = tmp_path / "zeek-mgmt-agent"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(src)],
+                   check=True, timeout=300)
+    paths = {k: tmp_path / "zkg" / k for k in ("state", "scripts", "plugins", "bin")}
+    config = tmp_path / "zkg.config"
+    config.write_text("[sources]\n[paths]\n" + "".join(
+        f"{k}_dir = {v}\n" for k, v in paths.items()) + "zeek_dist =\n")
+    env = dict(os.environ, PATH=f"{zeek_bin}:{os.environ['PATH']}",
+               # The crate's build cache, apart from the checkout's own output.
+               CARGO_TARGET_DIR=str(REPO / "target" / "zkg-test"))
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    out = subprocess.run([zkg, "--configfile", str(config), "install", "--force", "--skiptests",
+                          "--version", head, str(src)],
+                         env=env, capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0 and f'Installed "{src}"' in out.stdout, (out.stdout, out.stderr)
+
+    # Only zkg's plugin directory: the plugin found is the one zkg built.
+    zenv = {"ZEEK_PLUGIN_PATH": str(paths["plugins"])}
+    listed = subprocess.run([str(zeek_bin / "zeek"), "-N", "ZeekMgmt::Agent"],
+                            env=dict(os.environ, **zenv), capture_output=True, text=True,
+                            timeout=60)
+    assert listed.returncode == 0 and "ZeekMgmt::Agent" in listed.stdout, listed
+
+    # zkg puts the package's scripts in its script directory (normally
+    # Zeek's site directory): `zeek -j packages/<package>/ZeekMgmt/Agent`.
+    zeekpath = subprocess.run([str(zeek_bin / "zeek-config"), "--zeekpath"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    zenv["ZEEKPATH"] = f"{zeekpath}:{paths['scripts']}"
+    c = Cluster(zeek_bin, client, tmp_path / "run")
+    try:
+        c.start_controller()
+        c.start_agent("instance-1", script="packages/zeek-mgmt-agent/ZeekMgmt/Agent", env=zenv)
+        c.wait_instances(["instance-1"])
+        # The agent node runs the plugin zkg built.
+        plugin = str(paths["plugins"].resolve())
+        maps = []
+        for pid in descendants(c.agents["instance-1"].pid):
+            try:
+                maps.append(Path(f"/proc/{pid}/maps").read_text())
+            except OSError:
+                pass
+        so = f"{plugin}/packages/zeek-mgmt-agent/lib/ZeekMgmt-Agent"
+        assert any(so in m for m in maps), f"no process of the agent has {so}* loaded"
+    finally:
+        c.stop()
+        left = [pid for pid in c.pids if alive(pid)]
+        assert not left, f"processes left behind: {left}"
 
 
 def test_zz_timings():
