@@ -545,7 +545,8 @@ def test_zkg_install(tools, tmp_path):
     src = tmp_path / "zeek-mgmt-agent"
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(src)],
                    check=True, timeout=300)
-    paths = {k: tmp_path / "zkg" / k for k in ("state", "scripts", "plugins", "bin")}
+    # zkg's own directories, all in scratch space (none in Zeek's tree).
+    paths = {k: tmp_path / "zkg" / k for k in ("state", "script", "plugin", "bin")}
     config = tmp_path / "zkg.config"
     config.write_text("[sources]\n[paths]\n" + "".join(
         f"{k}_dir = {v}\n" for k, v in paths.items()) + "zeek_dist =\n")
@@ -560,7 +561,7 @@ def test_zkg_install(tools, tmp_path):
     assert out.returncode == 0 and f'Installed "{src}"' in out.stdout, (out.stdout, out.stderr)
 
     # Only zkg's plugin directory: the plugin found is the one zkg built.
-    zenv = {"ZEEK_PLUGIN_PATH": str(paths["plugins"])}
+    zenv = {"ZEEK_PLUGIN_PATH": str(paths["plugin"])}
     listed = subprocess.run([str(zeek_bin / "zeek"), "-N", "ZeekMgmt::Agent"],
                             env=dict(os.environ, **zenv), capture_output=True, text=True,
                             timeout=60)
@@ -570,14 +571,14 @@ def test_zkg_install(tools, tmp_path):
     # Zeek's site directory): `zeek -j packages/<package>/ZeekMgmt/Agent`.
     zeekpath = subprocess.run([str(zeek_bin / "zeek-config"), "--zeekpath"],
                               capture_output=True, text=True, check=True).stdout.strip()
-    zenv["ZEEKPATH"] = f"{zeekpath}:{paths['scripts']}"
+    zenv["ZEEKPATH"] = f"{zeekpath}:{paths['script']}"
     c = Cluster(zeek_bin, client, tmp_path / "run")
     try:
         c.start_controller()
         c.start_agent("instance-1", script="packages/zeek-mgmt-agent/ZeekMgmt/Agent", env=zenv)
         c.wait_instances(["instance-1"])
         # The agent node runs the plugin zkg built.
-        plugin = str(paths["plugins"].resolve())
+        plugin = str(paths["plugin"].resolve())
         maps = []
         for pid in descendants(c.agents["instance-1"].pid):
             try:
