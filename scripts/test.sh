@@ -350,6 +350,10 @@ else
         || { cat "$out"/plugin-*.log; exit 1; }
     "$("$zeek_config" --prefix)/bin/zeek" -N ZeekMgmt::Agent
     PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pytest -q -p no:cacheprovider bindings/zeek/tests
+    # The side-by-side benchmark, once, so that it keeps working.
+    ZEEK="$("$zeek_config" --prefix)/bin/zeek" "$VENV/bin/python" bindings/zeek/bench/bench.py --smoke > "$out/bench-zeek.log" 2>&1 \
+        || { cat "$out/bench-zeek.log"; exit 1; }
+    echo "bench.py --smoke: ok (its table: bindings/zeek/bench/README.md has a full run)"
 fi
 
 # ---- fuzzing ------------------------------------------------------------------
