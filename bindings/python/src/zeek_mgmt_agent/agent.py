@@ -599,7 +599,7 @@ def _zeek_client() -> Any:
         from zeekclient import brokertypes, types
     except ImportError as error:
         raise ImportError(
-            "this needs zeek-client (pip install 'zeek-mgmt-agent[zeek-client]')"
+            "this needs zeek-client: pip install zeek-client==1.5.0"
         ) from error
     return brokertypes, types
 
