@@ -42,9 +42,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="zeek-agent-") as scratch:
         supervisor = {"kind": "process", "zeek": program(args.zeek)}
-        with Agent(
-            name="instance-1", mode="polled", node_ready="spawn", state_dir=args.state_dir or scratch, supervisor=supervisor
-        ) as agent:
+        state_dir = args.state_dir or scratch
+        options = {"name": "instance-1", "mode": "polled", "node_ready": "spawn", "state_dir": state_dir}
+        with Agent(**options, supervisor=supervisor) as agent:
             results = agent.deploy(args.config)
             for result in results:
                 print(f"deploy {result.node}: {'ok' if result.success else result.error}")

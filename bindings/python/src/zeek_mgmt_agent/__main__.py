@@ -75,19 +75,37 @@ def _options(args: argparse.Namespace) -> Dict[str, Any]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m zeek_mgmt_agent",
-        description="Run a zeek-mgmt-agent that reads events as JSON lines on stdin and writes them on stdout.",
+        prog="zeek-mgmt-agent",
+        description=(
+            "Run a zeek-mgmt-agent that reads events as JSON lines on stdin and writes them on stdout; "
+            "at end of input it answers the pending requests, stops its nodes and exits."
+        ),
     )
-    parser.add_argument("--options", help="agent options as a JSON object, or @file")
-    parser.add_argument("--name", help="the instance name")
-    parser.add_argument("--dialect", choices=["seed", "zeek5", "zeek6", "zeek7"])
-    parser.add_argument("--encoding", choices=["auto", "broker", "plain"])
-    parser.add_argument("--state-dir", dest="state_dir", help="where node directories live")
+    parser.add_argument("--options", help="agent options as a JSON object, or @file with one (the flags below win)")
+    parser.add_argument("--name", help="the instance name (default: $ZEEK_AGENT_NAME, else agent-<hostname>)")
+    parser.add_argument(
+        "--dialect", choices=["seed", "zeek5", "zeek6", "zeek7"], help="Zeek's event layouts (default: seed)"
+    )
+    parser.add_argument(
+        "--encoding",
+        choices=["auto", "broker", "plain"],
+        help="of the events out (default: auto: a response in its request's encoding)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        dest="state_dir",
+        help="where node directories live (default: $ZEEK_MANAGEMENT_STATE_DIR, else ./zeek-agent-state)",
+    )
     parser.add_argument(
         "--zeek",
         help="the program each node runs (default: zeek on PATH; without Zeek: zma-standin-node, see the README)",
     )
-    parser.add_argument("--node-ready", dest="node_ready", choices=["hello", "spawn"])
+    parser.add_argument(
+        "--node-ready",
+        dest="node_ready",
+        choices=["hello", "spawn"],
+        help="a node is RUNNING once it says hello over Broker (default), or once spawned (so for zma-standin-node)",
+    )
     return parser
 
 
@@ -204,6 +222,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write(f"zeek-mgmt-agent: {error.message}\n")
         return 2
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     with agent:
         if not agent.polled:
             sys.stderr.write("zeek-mgmt-agent: the JSON-lines host runs the agent in polled mode\n")
