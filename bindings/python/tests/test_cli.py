@@ -143,15 +143,16 @@ def test_a_cli_session_deploys_reports_errors_and_cleans_up(cli: Callable[..., C
     assert f"zeek-mgmt-agent: info: rx {AGENT_API}deploy_request d1" in session.stderr()
 
 
-def test_sigterm_stops_the_cli_and_its_nodes(cli: Callable[..., Cli]) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_cli_and_its_nodes(cli: Callable[..., Cli], signum: int) -> None:
     session = cli()
     session.send(json.dumps(request("deploy_request", "d1", config=two_nodes("c1"))))
     session.response("d1")
     session.send(json.dumps(request("get_nodes_request", "g1")))
     pids = [s["pid"] for s in session.response("g1")["args"]["result"]["data"]]
     assert len(pids) == 2 and all(alive(pid) for pid in pids)
-    session.process.send_signal(signal.SIGTERM)
-    assert session.process.wait(20) == 128 + signal.SIGTERM
+    session.process.send_signal(signum)
+    assert session.process.wait(20) == 128 + signum
     assert [pid for pid in pids if alive(pid)] == []
 
 
