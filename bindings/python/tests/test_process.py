@@ -254,3 +254,15 @@ def test_a_missing_node_program_hints_at_the_stand_in(tmp_path: Path, make_agent
     else:
         assert "`pip install ./bindings/python/standin`" in manager.error
     assert any(m.startswith("failed to create node w1: program") and "stand-in node" in m for m in logged), logged
+
+
+def test_an_ini_file_without_zeek_client_names_the_install_command(
+    agent: Agent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    path = tmp_path / "cluster.cfg"
+    path.write_text(f"[instances]\n{INSTANCE} = 127.0.0.1:{free_port()}\n")
+    monkeypatch.setitem(sys.modules, "zeekclient", None)  # as if not installed: import raises ImportError
+    with pytest.raises(ImportError, match=r"^this needs zeek-client: pip install zeek-client==1\.5\.0$"):
+        agent.deploy(path)
