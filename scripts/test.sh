@@ -280,21 +280,73 @@ step "zeek-client through the C ABI (ctypes): pytest tests/python"
 ZMA_LIB="$ROOT/target/release/libzeek_mgmt_agent.so" "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/python
 
 # ---- the Python package ----------------------------------------------------
-step "Python package: pip install ./bindings/python (builds and bundles the library)"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
-rm -rf bindings/python/build
+step "Python package: pip install ./bindings/python ./bindings/python/standin (maturin builds and bundles the library; the stand-in node)"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+    ./bindings/python ./bindings/python/standin
 
 step "Python package: mypy --strict"
-"$VENV/bin/mypy" --strict --config-file bindings/python/pyproject.toml bindings/python/src/zeek_mgmt_agent
+"$VENV/bin/mypy" --strict --config-file bindings/python/pyproject.toml bindings/python/src/zeek_mgmt_agent \
+    bindings/python/examples/deploy.py
 
 step "Python package: pytest bindings/python/tests (the installed package)"
 ZMA_STANDIN="$ROOT/target/release/zma-standin-node" \
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests
 
+step "Python package: the README's examples as documented (deploy.py, the JSON-lines command) with the stand-in node"
+# As in an activated venv: its bin directory first on PATH. Run in a scratch
+# directory: the JSON-lines example uses the default ./zeek-agent-state.
+mkdir "$out/py-example"
+(cd "$out/py-example" && PATH="$VENV/bin:$PATH" python "$ROOT/bindings/python/examples/deploy.py" --zeek zma-standin-node) \
+    > "$out/py-example/deploy.out"
+grep -c ": ok$" "$out/py-example/deploy.out" | grep -qx 4 || { cat "$out/py-example/deploy.out"; exit 1; }
+# Without the node program, the error says how to run the stand-in instead.
+if (cd "$out/py-example" && PATH="$VENV/bin:$PATH" python "$ROOT/bindings/python/examples/deploy.py" \
+        --zeek no-such-zeek-zma) > "$out/py-example/missing.out" 2>&1; then
+    echo "deploy.py succeeded without its node program"; exit 1
+fi
+grep -q "program 'no-such-zeek-zma' not found on PATH (without Zeek, the installed stand-in node" "$out/py-example/missing.out"
+# The JSON-lines example, taken from the README as it is written there.
+sed -n '/^echo .{"event": "deploy_request"/,/| zeek-mgmt-agent /p' bindings/python/README.md > "$out/py-example/jsonl.sh"
+[ "$(wc -l < "$out/py-example/jsonl.sh")" = 2 ]
+(cd "$out/py-example" && PATH="$VENV/bin:$PATH" bash -e "$out/py-example/jsonl.sh") 2> /dev/null \
+    | grep -F '"event": "Management::Agent::API::deploy_response", "args": {"reqid": "d1"' | grep -qF '"success": true'
+
 step "Python package: the asyncio example, and the benchmark once"
 "$VENV/bin/python" bindings/python/examples/asyncio_host.py "$ROOT/target/release/zma-standin-node" \
     | grep -E "^(deploy|standby)"
 "$VENV/bin/python" bindings/python/bench.py --smoke > /dev/null
+
+step "Python package: the wheel (maturin build) carries the library, is tagged manylinux, passes auditwheel show"
+# The tools of this step and the next, pinned (pyproject.toml pins the same maturin).
+PY_MATURIN_VERSION=1.16.0
+PY_AUDITWHEEL_VERSION=6.8.2
+"$VENV/bin/pip" install --quiet --disable-pip-version-check "maturin==$PY_MATURIN_VERSION" "auditwheel==$PY_AUDITWHEEL_VERSION"
+(cd bindings/python && "$VENV/bin/maturin" build --quiet --release --out "$out/py-wheel")
+wheel=$(ls "$out"/py-wheel/zeek_mgmt_agent-*-py3-none-manylinux_*.whl)
+"$VENV/bin/python" -m zipfile -l "$wheel" | grep -q "zeek_mgmt_agent/_native/lib_native.so"
+"$VENV/bin/auditwheel" show "$wheel" | tee "$out/py-wheel/auditwheel.txt"
+tr '\n' ' ' < "$out/py-wheel/auditwheel.txt" | grep -q 'is consistent with the following platform tag: "manylinux_'
+
+step "Python package: the sdist alone, copied away from the checkout, installs into a fresh venv and answers a request"
+(cd bindings/python && "$VENV/bin/maturin" sdist --out "$out/py-sdist")
+mkdir "$out/py-elsewhere"
+cp "$out"/py-sdist/zeek_mgmt_agent-*.tar.gz "$out/py-elsewhere/"
+(
+    cd "$out/py-elsewhere"
+    "$PYTHON" -m venv venv
+    started=$(date +%s)
+    venv/bin/pip install --quiet --disable-pip-version-check ./zeek_mgmt_agent-*.tar.gz
+    echo "installed from the sdist in $(( $(date +%s) - started )) s"
+    venv/bin/python -c '
+import zeek_mgmt_agent
+from zeek_mgmt_agent import Agent, _raw
+assert str(_raw.library_path()).startswith(zeek_mgmt_agent.__path__[0]), _raw.library_path()
+with Agent(name="instance-1", mode="polled", encoding="plain") as agent:
+    answer = agent.request({"event": "agent_welcome_request", "args": {"reqid": "w1"}}, "w1", timeout=10)
+    assert answer.args["result"]["success"] is True, answer.args
+    print(answer.name, "from", _raw.library_path())
+'
+)
 
 # ---- the Go package ---------------------------------------------------------
 step "Go package ($(go env GOVERSION)): go generate (builds the library), gofmt, go vet"

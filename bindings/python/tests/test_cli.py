@@ -10,13 +10,15 @@ import queue
 import signal
 import subprocess
 import sys
+import sysconfig
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
-from conftest import AGENT_API, AGENT_TOPIC, INSTANCE, alive, request, standin, two_nodes
+from conftest import AGENT_API, AGENT_TOPIC, INSTANCE, TIMED_OUT, alive, request, standin, two_nodes
 
 
 def cli_command(state_dir: Path, *extra: str) -> List[str]:
@@ -141,15 +143,16 @@ def test_a_cli_session_deploys_reports_errors_and_cleans_up(cli: Callable[..., C
     assert f"zeek-mgmt-agent: info: rx {AGENT_API}deploy_request d1" in session.stderr()
 
 
-def test_sigterm_stops_the_cli_and_its_nodes(cli: Callable[..., Cli]) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_cli_and_its_nodes(cli: Callable[..., Cli], signum: int) -> None:
     session = cli()
     session.send(json.dumps(request("deploy_request", "d1", config=two_nodes("c1"))))
     session.response("d1")
     session.send(json.dumps(request("get_nodes_request", "g1")))
     pids = [s["pid"] for s in session.response("g1")["args"]["result"]["data"]]
     assert len(pids) == 2 and all(alive(pid) for pid in pids)
-    session.process.send_signal(signal.SIGTERM)
-    assert session.process.wait(20) == 128 + signal.SIGTERM
+    session.process.send_signal(signum)
+    assert session.process.wait(20) == 128 + signum
     assert [pid for pid in pids if alive(pid)] == []
 
 
@@ -217,3 +220,67 @@ def test_lines_arriving_together_are_handled_in_order(tmp_path: Path) -> None:
         "message": "agent_welcome_request: missing argument 'reqid'",
         "line": 3,
     }
+
+
+def processes_under(directory: Path) -> List[int]:
+    """Live processes whose working directory is in ``directory`` (the nodes
+    an agent with that state_dir started run in its node directories)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if (cwd == str(directory) or cwd.startswith(f"{directory}/")) and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def test_end_of_input_answers_a_deploy_then_stops_its_nodes(tmp_path: Path) -> None:
+    # `echo '<deploy_request>' | zeek-mgmt-agent ...`: stdin ends before the
+    # nodes are up; the deploy_response must still be printed.
+    deploy = json.dumps(request("deploy_request", "d1", config=two_nodes("c1"))).encode() + b"\n"
+    # The console script pip installed (beside this python, as in a venv).
+    script = Path(sysconfig.get_path("scripts")) / "zeek-mgmt-agent"
+    assert script.is_file(), f"{script}: the package is not installed (pip install ./bindings/python)"
+    command = [str(script), *cli_command(tmp_path / "state")[3:]]
+    done = subprocess.run(command, input=deploy, capture_output=True, env=dict(os.environ), timeout=30)
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(l) for l in done.stdout.splitlines()]
+    [deployed] = [l for l in out if l.get("channel") == "response"]
+    assert deployed["event"]["event"] == AGENT_API + "deploy_response"
+    results = deployed["event"]["args"]["results"]
+    assert sorted((r["node"], r["success"]) for r in results) == [("manager", True), ("w1", True)]
+    assert (tmp_path / "state" / "nodes" / "manager").is_dir(), "the nodes ran"
+    assert processes_under(tmp_path / "state") == []
+
+
+def test_end_of_input_waits_for_a_request_to_time_out(tmp_path: Path) -> None:
+    # With a host-delegated Supervisor nobody answers: the response is the
+    # agent's timeout, printed at the request's deadline, and then the exit.
+    options = json.dumps({"supervisor": {"kind": "host"}, "request_timeout_ms": 1500})
+    command = [
+        sys.executable, "-m", "zeek_mgmt_agent", "--name", INSTANCE, "--dialect", "zeek7",
+        "--encoding", "plain", "--state-dir", str(tmp_path / "state"), "--options", options,
+    ]  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run(
+        command,
+        input=json.dumps(request("get_nodes_request", "g1")).encode() + b"\n",
+        capture_output=True,
+        env=dict(os.environ),
+        timeout=30,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(l) for l in done.stdout.splitlines()]
+    [answer] = [l for l in out if l.get("channel") == "response"]
+    assert answer["event"]["args"]["result"] == {
+        "reqid": "g1",
+        "success": False,
+        "instance": INSTANCE,
+        "error": TIMED_OUT,
+    }
+    assert elapsed >= 1.5

@@ -12,7 +12,7 @@ from typing import Callable, Dict, List
 import pytest
 
 from conftest import INSTANCE, alive, free_port, process_options, run_until, two_nodes
-from zeek_mgmt_agent import Agent, EventError, NodeStatus, Result
+from zeek_mgmt_agent import Agent, EventError, NodeStatus, Result, standin_path
 
 
 def cmdline(pid: int) -> List[str]:
@@ -235,3 +235,34 @@ def test_a_threaded_agent_deploys_and_stands_by(tmp_path: Path, make_agent: Call
     assert sorted((s.node, s.state) for s in statuses) == [("manager", "RUNNING"), ("w1", "RUNNING")]
     assert agent.standby(timeout=10).success
     assert not any(alive(s.pid) for s in statuses if s.pid is not None)
+
+
+def test_a_missing_node_program_hints_at_the_stand_in(tmp_path: Path, make_agent: Callable[..., Agent]) -> None:
+    # Where Zeek is not installed, the library says "program 'zeek' not found
+    # on PATH"; the package adds how to run the stand-in node instead.
+    options = process_options(tmp_path)
+    options["supervisor"]["zeek"] = "no-such-program-zma"
+    agent = make_agent(**options)
+    logged: List[str] = []
+    agent.on_log = lambda record: logged.append(record.message)
+    [manager, worker] = sorted(agent.deploy(two_nodes("c1")), key=lambda r: r.node or "")
+    assert not manager.success and manager.error is not None
+    assert manager.error.startswith("failed to create node manager: program 'no-such-program-zma' not found on PATH (")
+    installed = standin_path()
+    if installed is not None:
+        assert f"'zeek': {installed!r}" in manager.error and f"--zeek {installed}" in manager.error
+    else:
+        assert "`pip install ./bindings/python/standin`" in manager.error
+    assert any(m.startswith("failed to create node w1: program") and "stand-in node" in m for m in logged), logged
+
+
+def test_an_ini_file_without_zeek_client_names_the_install_command(
+    agent: Agent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    path = tmp_path / "cluster.cfg"
+    path.write_text(f"[instances]\n{INSTANCE} = 127.0.0.1:{free_port()}\n")
+    monkeypatch.setitem(sys.modules, "zeekclient", None)  # as if not installed: import raises ImportError
+    with pytest.raises(ImportError, match=r"^this needs zeek-client: pip install zeek-client==1\.5\.0$"):
+        agent.deploy(path)

@@ -14,7 +14,7 @@ by ``pip install``; ``$ZEEK_MGMT_AGENT_LIB`` loads another). See
 from __future__ import annotations
 
 from . import _raw
-from .agent import Agent, ConfigSource, EventCallback, Inbound, LogCallback
+from .agent import Agent, ConfigSource, EventCallback, Inbound, LogCallback, standin_path
 from .errors import (
     AgentError,
     AgentIOError,
@@ -66,4 +66,5 @@ __all__ = [
     "TimeoutError",
     "Utf8Error",
     "library_version",
+    "standin_path",
 ]

@@ -10,9 +10,12 @@ A line the agent refuses gets an error line, and the agent carries on::
     {"error": {"type": "EventError", "status": -4, "message": "...", "line": 3}}
 
 Log records go to stderr. The agent runs in polled mode with the built-in
-process supervisor unless ``--options`` says otherwise; end of input (or
-SIGTERM, SIGINT) closes it, which stops every node it started. So a shell
-script, or a program in any language, can host the agent with no FFI::
+process supervisor unless ``--options`` says otherwise. At end of input the
+host still answers every request it handed over (each gets its response, or
+its timeout response at the request's deadline: ``request_timeout_ms``), then
+closes the agent, which stops every node it started, and exits 0. SIGTERM
+and SIGINT close it at once. So a shell script, or a program in any
+language, can host the agent with no FFI::
 
     echo '{"event": "get_nodes_request", "args": {"reqid": "g1"}}' | python -m zeek_mgmt_agent
 """
@@ -23,8 +26,10 @@ import argparse
 import json
 import os
 import selectors
+import shutil
 import signal
 import sys
+import sysconfig
 from typing import Any, BinaryIO, Dict, List, Optional
 
 from . import Agent, AgentError, Event, LogRecord
@@ -34,6 +39,15 @@ from . import Agent, AgentError, Event, LogRecord
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
 _LEVELS = {10: "debug", 20: "info", 30: "warning", 40: "error"}
+
+
+def _program(name: str) -> str:
+    """A program name without a directory, as the library would find it on
+    PATH, else in this Python's scripts directory (where ``pip install``
+    put ``zma-standin-node`` when the venv is not activated)."""
+    if os.sep in name:
+        return name
+    return shutil.which(name) or shutil.which(name, path=sysconfig.get_path("scripts")) or name
 
 
 def _options(args: argparse.Namespace) -> Dict[str, Any]:
@@ -54,23 +68,44 @@ def _options(args: argparse.Namespace) -> Dict[str, Any]:
             options[key] = value
     if args.zeek is not None:
         supervisor = dict(options.get("supervisor") or {"kind": "process"})
-        supervisor["zeek"] = args.zeek
+        supervisor["zeek"] = _program(args.zeek)
         options["supervisor"] = supervisor
     return options
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m zeek_mgmt_agent",
-        description="Run a zeek-mgmt-agent that reads events as JSON lines on stdin and writes them on stdout.",
+        prog="zeek-mgmt-agent",
+        description=(
+            "Run a zeek-mgmt-agent that reads events as JSON lines on stdin and writes them on stdout; "
+            "at end of input it answers the pending requests, stops its nodes and exits."
+        ),
     )
-    parser.add_argument("--options", help="agent options as a JSON object, or @file")
-    parser.add_argument("--name", help="the instance name")
-    parser.add_argument("--dialect", choices=["seed", "zeek5", "zeek6", "zeek7"])
-    parser.add_argument("--encoding", choices=["auto", "broker", "plain"])
-    parser.add_argument("--state-dir", dest="state_dir", help="where node directories live")
-    parser.add_argument("--zeek", help="the program each node runs (default: zeek on PATH)")
-    parser.add_argument("--node-ready", dest="node_ready", choices=["hello", "spawn"])
+    parser.add_argument("--options", help="agent options as a JSON object, or @file with one (the flags below win)")
+    parser.add_argument("--name", help="the instance name (default: $ZEEK_AGENT_NAME, else agent-<hostname>)")
+    parser.add_argument(
+        "--dialect", choices=["seed", "zeek5", "zeek6", "zeek7"], help="Zeek's event layouts (default: seed)"
+    )
+    parser.add_argument(
+        "--encoding",
+        choices=["auto", "broker", "plain"],
+        help="of the events out (default: auto: a response in its request's encoding)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        dest="state_dir",
+        help="where node directories live (default: $ZEEK_MANAGEMENT_STATE_DIR, else ./zeek-agent-state)",
+    )
+    parser.add_argument(
+        "--zeek",
+        help="the program each node runs (default: zeek on PATH; without Zeek: zma-standin-node, see the README)",
+    )
+    parser.add_argument(
+        "--node-ready",
+        dest="node_ready",
+        choices=["hello", "spawn"],
+        help="a node is RUNNING once it says hello over Broker (default), or once spawned (so for zma-standin-node)",
+    )
     return parser
 
 
@@ -132,24 +167,40 @@ class _Host:
         except AgentError as error:
             self.error(type(error).__name__, error.status, error.message)
 
+    def wait_s(self) -> Optional[float]:
+        """Seconds until the agent's next deadline (None: no deadline)."""
+        next_ms = self.agent.next_timeout_ms
+        if next_ms is None:
+            return None
+        return max(0.0, (next_ms - self.agent.now_ms()) / 1000)
+
+    def pending(self) -> int:
+        """How many requests still wait for their response."""
+        return len(self.agent.state()["pending_requests"])
+
     def run(self, stdin: int) -> None:
         with selectors.DefaultSelector() as selector:
             selector.register(stdin, selectors.EVENT_READ, "stdin")
             selector.register(self.agent.fileno(), selectors.EVENT_READ, "agent")
-            while True:
-                wait: Optional[float] = None
-                next_ms = self.agent.next_timeout_ms
-                if next_ms is not None:
-                    wait = max(0.0, (next_ms - self.agent.now_ms()) / 1000)
-                for key, _ in selector.select(wait):
+            reading = True
+            while reading:
+                for key, _ in selector.select(self.wait_s()):
                     if key.data == "stdin":
                         chunk = os.read(stdin, 1 << 16)
                         if not chunk:
                             if self.buffer and not self.discarding:
                                 self.line_number += 1
                                 self.handle(self.buffer)
-                            return
+                            reading = False
+                            break
                         self.feed(chunk)
+                self.agent.poll()
+            # End of input: every request handed over gets its answer - a
+            # response, or the agent's timeout response at its deadline.
+            selector.unregister(stdin)
+            while self.pending():
+                wait = self.wait_s()
+                selector.select(1.0 if wait is None else wait)
                 self.agent.poll()
 
 
@@ -171,6 +222,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write(f"zeek-mgmt-agent: {error.message}\n")
         return 2
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     with agent:
         if not agent.polled:
             sys.stderr.write("zeek-mgmt-agent: the JSON-lines host runs the agent in polled mode\n")

@@ -6,7 +6,8 @@ agree, so they cannot drift apart. Nothing else in the package calls the
 library except through :func:`library`.
 
 The library is found, in this order, at ``$ZEEK_MGMT_AGENT_LIB`` (a path),
-or bundled in this package (``_lib/``, put there by ``pip install``).
+or bundled in this package (``_native/lib_native.so``: the crate's cdylib,
+which the build backend, maturin, builds and puts there; see pyproject.toml).
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
 # ---- loading -----------------------------------------------------------------
 
 LIBRARY_ENV = "ZEEK_MGMT_AGENT_LIB"
-_BUNDLED_DIR = Path(__file__).resolve().parent / "_lib"
-_BUNDLED_NAME = "libzeek_mgmt_agent.so"
+_BUNDLED_DIR = Path(__file__).resolve().parent / "_native"
+#: maturin names the bundled cdylib after the module it would be (``_native``).
+_BUNDLED_NAME = "lib_native.so"
 
 _lock = threading.Lock()
 _library: Optional[ctypes.CDLL] = None
@@ -113,8 +115,10 @@ def library() -> ctypes.CDLL:
         path = library_path()
         if not path.exists():
             raise LibraryNotFound(
-                f"{path} does not exist: `pip install` bundles the library into the package; "
-                f"or set {LIBRARY_ENV} to the path of libzeek_mgmt_agent.so"
+                f"{path} does not exist: install the package with the library bundled "
+                f"(`pip install ./bindings/python` in a zeek-mgmt-agent checkout, with Rust's cargo), "
+                f"or set {LIBRARY_ENV} to the path of a libzeek_mgmt_agent.so "
+                f"(`cargo build --release --lib` in the checkout writes target/release/libzeek_mgmt_agent.so)"
             )
         try:
             lib = ctypes.CDLL(str(path))

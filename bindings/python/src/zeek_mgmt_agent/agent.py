@@ -33,12 +33,15 @@ Design (after wasmtime-py and rustls-ffi):
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import itertools
 import json
 import logging
 import os
 import queue
 import selectors
+import shutil
+import sysconfig
 import threading
 import time
 import weakref
@@ -84,6 +87,35 @@ _CLOSE_CHECK_S = 0.1
 _FINALIZE_WAIT_S = 5.0
 
 _request_ids = itertools.count(1)
+
+#: The stand-in node's program name (``pip install ./bindings/python/standin``).
+STANDIN = "zma-standin-node"
+#: How the library reports a node program it cannot find.
+_NOT_FOUND = "not found on PATH"
+
+
+def standin_path() -> Optional[str]:
+    """The installed stand-in node program (``zma-standin-node`` on ``PATH``
+    or in this Python's scripts directory), or None."""
+    return shutil.which(STANDIN) or shutil.which(STANDIN, path=sysconfig.get_path("scripts"))
+
+
+def _hint(message: str) -> str:
+    """A message of the library, plus what to do when the node program
+    (``zeek``) is not installed: use the stand-in node."""
+    if _NOT_FOUND not in message:
+        return message
+    found = standin_path()
+    if found is not None:
+        return (
+            f"{message} (without Zeek, the installed stand-in node can run the nodes: "
+            f"supervisor={{'kind': 'process', 'zeek': {found!r}}}, or zeek-mgmt-agent --zeek {found})"
+        )
+    return (
+        f"{message} (without Zeek, the stand-in node can run the nodes: "
+        f"`pip install ./bindings/python/standin` in a zeek-mgmt-agent checkout installs {STANDIN}; "
+        f"then supervisor={{'kind': 'process', 'zeek': {STANDIN!r}}}, or zeek-mgmt-agent --zeek {STANDIN})"
+    )
 
 
 class _Inbox:
@@ -189,7 +221,7 @@ def _log_trampoline(user_data: Optional[int], level: int, message: bytes) -> Non
         return
     inbox.gate.callback_started()
     try:
-        inbox.log(LogRecord(level, message.decode("utf-8", "replace")))
+        inbox.log(LogRecord(level, _hint(message.decode("utf-8", "replace"))))
     except BaseException as error:  # noqa: BLE001 - never into ctypes
         inbox.keep(error)
     finally:
@@ -599,7 +631,7 @@ def _zeek_client() -> Any:
         from zeekclient import brokertypes, types
     except ImportError as error:
         raise ImportError(
-            "this needs zeek-client (pip install 'zeek-mgmt-agent[zeek-client]')"
+            "this needs zeek-client: pip install zeek-client==1.5.0"
         ) from error
     return brokertypes, types
 
@@ -652,9 +684,15 @@ def _results(response: Event) -> List[Result]:
             return []
         carried = arguments[1]
         if _broker.is_record_vector(carried):
-            return [_broker.result(item) for item in carried.get("data", [])]
-        return [_broker.result(carried)]
+            return [_hinted(_broker.result(item)) for item in carried.get("data", [])]
+        return [_hinted(_broker.result(carried))]
     args = response.args
     value = args.get("results", args.get("result"))
     items = value if isinstance(value, list) else [value]
-    return [Result.from_plain(item) for item in items if isinstance(item, dict)]
+    return [_hinted(Result.from_plain(item)) for item in items if isinstance(item, dict)]
+
+
+def _hinted(result: Result) -> Result:
+    if result.error is None or _NOT_FOUND not in result.error:
+        return result
+    return dataclasses.replace(result, error=_hint(result.error))
