@@ -31,13 +31,17 @@ fn statuses(event: &Event) -> Vec<NodeStatus> {
 }
 
 #[test]
-fn with_the_process_supervisor_get_nodes_lists_the_agent_itself() {
+fn with_the_process_supervisor_and_list_self_get_nodes_lists_the_agent_itself() {
     // A Zeek Supervisor lists the agent as one of its nodes; the process
-    // supervisor does not run the agent, which then lists itself, as
-    // Zeek's agent appears in get_nodes.
-    for (dialect, encoding, sup) in variants() {
+    // supervisor does not run the agent, which then lists itself when its
+    // host asks (`list_self`, the runtime sets `host_pid`), as Zeek's
+    // agent appears in get_nodes.
+    for ((dialect, encoding, sup), host_pid) in variants()
+        .into_iter()
+        .flat_map(|v| [(v, Some(4242)), (v, None)])
+    {
         let mut cfg = agent_config(dialect, sup);
-        cfg.host_pid = Some(4242);
+        cfg.host_pid = host_pid;
         let mut h = Harness::with_config(cfg, encoding);
         h.deploy_all("r0", &mini("c1"));
         h.send(Event::GetNodesRequest { reqid: "g1".into() });
@@ -46,6 +50,7 @@ fn with_the_process_supervisor_get_nodes_lists_the_agent_itself() {
         let names: Vec<_> = got.iter().map(|s| s.node.as_str()).collect();
         let agent = got.iter().find(|s| s.node == AGENT);
         match sup {
+            Sup::Process if host_pid.is_none() => assert_eq!(agent, None, "{}", h.label()),
             Sup::Process => {
                 assert_eq!(
                     names,

@@ -80,11 +80,10 @@ func TestDeployInstanceWithoutHostAndMinimalNode(t *testing.T) {
 	if len(results) != 1 || !results[0].Success || results[0].Node != "w1" {
 		t.Fatalf("results %+v", results)
 	}
-	all, err := a.GetNodes(ctx)
+	nodes, err := a.GetNodes(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes := clusterNodes(all)
 	if len(nodes) != 1 || nodes[0].Node != "w1" || nodes[0].State != "RUNNING" || nodes[0].ClusterRole != "WORKER" {
 		t.Fatalf("nodes %+v", nodes)
 	}

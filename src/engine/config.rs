@@ -71,10 +71,11 @@ pub struct AgentConfig {
     /// Staged start: how long a start stage (loggers, manager, proxies) may
     /// keep the next one waiting for its nodes to become ready.
     pub stage_wait_ms: u64,
-    /// The pid of the process the agent runs in, shown for the agent itself
-    /// in get_nodes with the process supervisor (a Zeek Supervisor lists
-    /// the agent as one of its nodes; the process supervisor does not run
-    /// the agent). The runtime fills it in; `None` shows no pid.
+    /// The pid of the process the agent runs in. When set, with the process
+    /// supervisor get_nodes lists the agent itself with it, as a Zeek
+    /// Supervisor lists Zeek's agent among its nodes (the process
+    /// supervisor does not run the agent). The runtime sets it for the
+    /// option `list_self`; `None` (the default) lists cluster nodes only.
     pub host_pid: Option<i64>,
 }
 

@@ -114,6 +114,7 @@ impl Engine {
             statuses.push(ns);
         }
         if self.cfg.supervisor == SupervisorKind::Process
+            && self.cfg.host_pid.is_some()
             && statuses
                 .iter()
                 .all(|ns| ns.node != self.cfg.name && ns.mgmt_role != Role::Agent)
@@ -127,9 +128,9 @@ impl Engine {
         statuses
     }
 
-    /// The agent's own entry: Zeek's agent appears in get_nodes as a
-    /// management node (`mgmt_role` AGENT, RUNNING, its pid, and its port
-    /// when it listens for the controller).
+    /// The agent's own entry (`host_pid` set): Zeek's agent appears in
+    /// get_nodes as a management node (`mgmt_role` AGENT, RUNNING, its pid,
+    /// and its port when it listens for the controller).
     fn own_status(&self) -> NodeStatus {
         let mut ns = NodeStatus::new(self.cfg.name.clone(), State::Running);
         ns.mgmt_role = Role::Agent;

@@ -136,7 +136,7 @@ impl Agent {
         let runtime = Arc::new(Runtime {
             core: Mutex::new(Core {
                 engine: Engine::new(AgentConfig {
-                    host_pid: Some(i64::from(std::process::id())),
+                    host_pid: options.list_self.then(|| i64::from(std::process::id())),
                     ..options.engine
                 }),
                 limits: options.limits,

@@ -86,7 +86,7 @@ function millis(i: interval): count
 function options(): string
 	{
 	local epi = Management::Agent::endpoint_info();
-	return fmt("{\"name\": %s, \"dialect\": \"zeek7\", \"encoding\": \"broker\", \"mode\": \"polled\", \"topic_prefix\": %s, \"listen_address\": %s, \"listen_port\": %d, \"controller_address\": %s, \"controller_port\": %d, \"state_dir\": %s, \"broker_id\": %s, \"supervisor\": %s, \"request_timeout_ms\": %d, \"stage_wait_ms\": %d}",
+	return fmt("{\"name\": %s, \"dialect\": \"zeek7\", \"encoding\": \"broker\", \"mode\": \"polled\", \"topic_prefix\": %s, \"listen_address\": %s, \"listen_port\": %d, \"controller_address\": %s, \"controller_port\": %d, \"state_dir\": %s, \"broker_id\": %s, \"supervisor\": %s, \"request_timeout_ms\": %d, \"stage_wait_ms\": %d, \"list_self\": true}",
 	    to_json(epi$id), to_json(Management::Agent::topic_prefix),
 	    to_json(epi$network$address), port_to_count(epi$network$bound_port),
 	    to_json(Management::Agent::controller$address),
