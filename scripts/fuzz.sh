@@ -15,7 +15,7 @@
 # tests/fuzz_regressions/<target>/).
 #
 # Installs what it needs when missing: a nightly toolchain (rustup) and
-# cargo-fuzz (crates.io). One fuzzer process at a time (no -jobs/-workers).
+# cargo-fuzz $CARGO_FUZZ_VERSION (crates.io, into ~/.cache/zeek-mgmt-agent/tools). One fuzzer process at a time (no -jobs/-workers).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,9 +40,13 @@ if ! rustup run "$ZMA_NIGHTLY" rustc --version >/dev/null 2>&1; then
     step "installing $ZMA_NIGHTLY"
     rustup toolchain install "$ZMA_NIGHTLY" --profile minimal
 fi
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    step "installing cargo-fuzz"
-    cargo install cargo-fuzz --locked
+# cargo-fuzz, pinned, built into a cache of its own (never over the user's).
+CARGO_FUZZ_VERSION=${CARGO_FUZZ_VERSION:-0.13.2}
+TOOLS="$HOME/.cache/zeek-mgmt-agent/tools"
+export PATH="$TOOLS/bin:$PATH"
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    step "installing cargo-fuzz $CARGO_FUZZ_VERSION into $TOOLS"
+    cargo install --quiet --locked --force --root "$TOOLS" --version "$CARGO_FUZZ_VERSION" cargo-fuzz
 fi
 
 # The same flags for the build and every run, so the runs reuse the one

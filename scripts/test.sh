@@ -18,7 +18,26 @@
 # (from the Go module proxy, into ~/.cache/zeek-mgmt-agent), and (as root,
 # from Debian) gcc, g++, make, pkg-config, valgrind and setcap (libcap2-bin:
 # a test gives a node program a file capability).
+#
+#   scripts/test.sh          the everyday run (about 10 minutes on 2 cores)
+#   scripts/test.sh --full   everything: CI runs this
+#
+# --full adds the long parts: the FFI tests under Miri, the test suite under
+# AddressSanitizer, cargo deny, stress in release, the 2-minute soak, the C
+# hosts under valgrind and the sanitizers, and 60 s of fuzzing per target;
+# and installs what only they need (a dated nightly with Miri, cargo-deny,
+# cargo-fuzz, valgrind). Tools built from crates.io go into
+# ~/.cache/zeek-mgmt-agent/tools, never over the user's own.
 set -euo pipefail
+
+FULL=0
+for arg in "$@"; do
+    case "$arg" in
+        --full) FULL=1 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "usage: scripts/test.sh [--full]" >&2; exit 2 ;;
+    esac
+done
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -27,6 +46,12 @@ MYPY_VERSION=2.4.1
 ZKG_VERSION=3.2.0         # Zeek's package manager, for the plugin's zkg install test
 CBINDGEN_VERSION=0.29.4
 CARGO_DENY_VERSION=0.20.2
+CARGO_FUZZ_VERSION=0.13.2
+# Tools built from crates.io live here (found first on PATH), so that the
+# pinned versions never replace the user's own in ~/.cargo/bin.
+TOOLS="$HOME/.cache/zeek-mgmt-agent/tools"
+export PATH="$TOOLS/bin:$PATH"
+export CARGO_FUZZ_VERSION
 # A dated nightly for Miri, AddressSanitizer and fuzzing, installed beside
 # (not over) whatever nightly the machine has: a newer Miri may refuse what
 # an older one ran, and the other way round.
@@ -51,20 +76,26 @@ fi
 for component in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
-if ! cargo "+$ZMA_NIGHTLY" miri --version >/dev/null 2>&1; then
-    step "installing $ZMA_NIGHTLY with Miri"
+if [ "$FULL" = 1 ] && ! cargo "+$ZMA_NIGHTLY" miri --version >/dev/null 2>&1; then
+    step "installing $ZMA_NIGHTLY with Miri (beside any other nightly)"
     rustup toolchain install "$ZMA_NIGHTLY" --profile minimal -c miri -c rust-src
 fi
 if [ "$(cbindgen --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
-    step "installing cbindgen $CBINDGEN_VERSION"
-    cargo install --locked --force --version "$CBINDGEN_VERSION" cbindgen
+    step "installing cbindgen $CBINDGEN_VERSION into $TOOLS"
+    cargo install --quiet --locked --force --root "$TOOLS" --version "$CBINDGEN_VERSION" cbindgen
 fi
-if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
-    step "installing cargo-deny $CARGO_DENY_VERSION"
-    cargo install --locked --force --version "$CARGO_DENY_VERSION" cargo-deny
+if [ "$FULL" = 1 ] && [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+    step "installing cargo-deny $CARGO_DENY_VERSION into $TOOLS"
+    cargo install --quiet --locked --force --root "$TOOLS" --version "$CARGO_DENY_VERSION" cargo-deny
+fi
+if [ "$FULL" = 1 ] && [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    step "installing cargo-fuzz $CARGO_FUZZ_VERSION into $TOOLS"
+    cargo install --quiet --locked --force --root "$TOOLS" --version "$CARGO_FUZZ_VERSION" cargo-fuzz
 fi
 missing=()
-for tool in gcc g++ make pkg-config valgrind setcap; do
+needed=(gcc g++ make pkg-config setcap)
+[ "$FULL" = 0 ] || needed+=(valgrind)
+for tool in "${needed[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -128,8 +159,13 @@ ZMA_STRESS_REQUESTS=10000 cargo test --all-targets --quiet
 step "cargo test --doc"
 cargo test --doc --quiet
 
+if [ "$FULL" = 1 ]; then
 step "the FFI tests under Miri (those that start no process)"
-MIRIFLAGS=-Zmiri-disable-isolation cargo "+$ZMA_NIGHTLY" miri test --quiet --test ffi
+# Miri's warnings (with their stack traces) go to a file, shown on failure.
+MIRIFLAGS=-Zmiri-disable-isolation cargo "+$ZMA_NIGHTLY" miri test --quiet --test ffi \
+    > "$out/miri.log" 2>&1 || { cat "$out/miri.log"; exit 1; }
+grep -E "^test result" "$out/miri.log"
+echo "$(grep -c '^warning' "$out/miri.log" || true) Miri warnings (in the log, not errors)"
 
 step "the Rust test suite under AddressSanitizer (nightly)"
 # process_flood is left out and the stress tests skip their RSS bound
@@ -155,6 +191,9 @@ step "soak: 2 minutes of mixed load with nodes coming and going; RSS, fds, threa
 cargo build --release --quiet --bin zma-standin-node --example soak
 ./target/release/examples/soak --minutes 2 > "$out/soak.log" 2>&1 || { cat "$out/soak.log"; exit 1; }
 grep -E "^minute|^soak: (baseline|OK)" "$out/soak.log" | tail -n 4
+else
+    step "skipped without --full: Miri, the suite under ASan, cargo deny, stress (release), the soak"
+fi
 
 # ---- the C library as C hosts see it ------------------------------------------
 step "include/zeek_mgmt_agent.h is what cbindgen $CBINDGEN_VERSION generates"
@@ -178,6 +217,7 @@ for host in host-c host-c-static host-cpp host-cpp-static; do
     echo "$host: ok"
 done
 
+if [ "$FULL" = 1 ]; then
 step "the hosts under valgrind memcheck: no leaks, no errors"
 for host in host-c host-c-static host-cpp host-cpp-static; do
     valgrind --quiet --error-exitcode=3 --leak-check=full --show-leak-kinds=all \
@@ -192,6 +232,9 @@ for host in host-c-asan host-cpp-asan; do
         ./target/examples/$host > /dev/null
     echo "$host: clean"
 done
+else
+    step "skipped without --full: the C hosts under valgrind and the sanitizers"
+fi
 
 step "make install into a temporary prefix; build a host with pkg-config"
 # README.md's own commands: the code blocks after its "<!-- test.sh: NAME -->"
@@ -254,6 +297,8 @@ cargo build --release --quiet --example quickstart --bin zma-standin-node
 sed -n 2p "$out/quickstart.out"   # which node program: Zeek when installed, else the stand-in
 tail -n 1 "$out/quickstart.out"
 grep -q "is gone; the agent has 0 nodes" "$out/quickstart.out"
+# Events print one way in both modes: the full name, arguments in order.
+grep -q "controller -> agent: Management::Agent::API::deploy_request(reqid=" "$out/quickstart.out"
 
 step "quickstart --simulated in every dialect and encoding"
 for dialect in seed zeek5 zeek6 zeek7; do
@@ -263,6 +308,7 @@ for dialect in seed zeek5 zeek6 zeek7; do
         echo "quickstart $dialect/$encoding: $(tail -n 1 "$out/$dialect-$encoding.out")"
     done
 done
+grep -q "controller -> agent: Management::Agent::API::deploy_request(reqid=" "$out/zeek7-plain.out"
 
 # ---- zeek-client cross-checks -----------------------------------------------
 step "zeek-client: the committed byte vectors are what zeek-client writes today"
@@ -409,7 +455,11 @@ else
 fi
 
 # ---- fuzzing ------------------------------------------------------------------
-step "fuzzing: the Broker and plain decoders, the options parser, the engine; 60 s each"
-scripts/fuzz.sh 60 | sed -n '/==> summary/,$p'
+if [ "$FULL" = 1 ]; then
+    step "fuzzing: the Broker and plain decoders, the options parser, the engine; 60 s each"
+    scripts/fuzz.sh 60 | sed -n '/==> summary/,$p'
+else
+    step "skipped without --full: fuzzing (scripts/fuzz.sh)"
+fi
 
 step "all tests passed"

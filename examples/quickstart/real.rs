@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use zeek_mgmt_agent::options::parse_options;
 use zeek_mgmt_agent::runtime::{Agent, EventSink};
+use zeek_mgmt_agent::wire::{decode, encode, Dialect, Encoding, Limits};
 
 use crate::find_zeek::{find_zeek, INSTALL_HINT};
 use crate::{print_event, Options};
@@ -70,6 +71,7 @@ fn free_port() -> Result<u16, String> {
 
 struct Host {
     agent: Agent,
+    dialect: Dialect,
     started: Instant,
     sent: Arc<Mutex<Vec<Value>>>,
 }
@@ -83,7 +85,13 @@ impl Host {
         let rt = self.agent.runtime();
         rt.poll(self.now()).map_err(|e| e.to_string())?;
         let json = event.to_string();
-        print_event(self.now(), "controller", "agent", &json);
+        // Printed as the agent reads it (its full name, arguments in the
+        // event's order), as in the simulated mode.
+        let event = decode(json.as_bytes(), &Limits::default())
+            .map_err(|e| format!("the quickstart's own event is wrong: {e}"))?
+            .event;
+        let canonical = encode(&event, "", Encoding::Plain, self.dialect);
+        print_event(self.now(), "controller", "agent", &canonical);
         rt.handle_request(json.as_bytes())
             .map_err(|e| format!("refused: {e}"))
     }
@@ -171,9 +179,13 @@ pub fn run(options: &Options) -> Result<(), String> {
     // running once it stayed up this long. Zeek reads its scripts first and
     // dies of a script error within about a second, so it gets longer.
     let ready_after_ms = if is_zeek { 3000 } else { 500 };
+    // Staged start as designed: each stage begins when the previous one is
+    // ready; the stage wait is only the bound for a stage that never is.
+    let stage_wait_ms = ready_after_ms * 3;
     let agent_options = json!({
         "name": "instance-1", "dialect": options.dialect.name(), "encoding": "plain", "mode": "polled",
         "state_dir": state_dir.display().to_string(), "node_ready": "spawn", "ready_after_ms": ready_after_ms,
+        "stage_wait_ms": stage_wait_ms,
         "supervisor": {"kind": "process", "zeek": program.display().to_string(), "stop_grace_ms": 3000}
     });
     let parsed = parse_options(
@@ -212,6 +224,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     });
     let host = Host {
         agent,
+        dialect: options.dialect,
         started,
         sent,
     };
