@@ -182,10 +182,13 @@ pub fn run(options: &Options) -> Result<(), String> {
     // Staged start as designed: each stage begins when the previous one is
     // ready; the stage wait is only the bound for a stage that never is.
     let stage_wait_ms = ready_after_ms * 3;
+    // Three stages (loggers, the manager, the workers), each ready after
+    // ready_after_ms, must fit in the deploy's request.
+    let request_timeout_ms = ready_after_ms * 3 + 5000;
     let agent_options = json!({
         "name": "instance-1", "dialect": options.dialect.name(), "encoding": "plain", "mode": "polled",
         "state_dir": state_dir.display().to_string(), "node_ready": "spawn", "ready_after_ms": ready_after_ms,
-        "stage_wait_ms": stage_wait_ms,
+        "stage_wait_ms": stage_wait_ms, "request_timeout_ms": request_timeout_ms,
         "supervisor": {"kind": "process", "zeek": program.display().to_string(), "stop_grace_ms": 3000}
     });
     let parsed = parse_options(
