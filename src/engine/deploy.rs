@@ -407,7 +407,7 @@ impl Engine {
     }
 
     /// The cluster table (every node of the configuration, wherever it
-    /// runs) and the start stages of the local nodes.
+    /// runs) and the start stages of the local nodes, which all go PENDING.
     fn plan_launch(&mut self) {
         let mut cluster = BTreeMap::new();
         if let Some(config) = &self.config {
@@ -440,6 +440,13 @@ impl Engine {
         if let Some(op) = self.deploy.as_mut() {
             op.cluster = Arc::new(cluster);
             op.stages = stages.into_iter().filter(|s| !s.is_empty()).collect();
+        }
+        // The launch is the start of every local node, in Zeek's terms: a
+        // node that waits for its stage is PENDING ("not yet running"), not
+        // UNKNOWN, and is announced so now, not when its stage starts.
+        let names: Vec<String> = self.nodes.managed.keys().cloned().collect();
+        for name in names {
+            self.set_state(&name, State::Pending);
         }
     }
 
