@@ -1069,3 +1069,96 @@ fn in_host_mode_an_exit_report_after_the_first_revival_delay_fails_the_deploy_at
         assert!(h.response("r1").is_some());
     }
 }
+
+/// A node that waits for its start stage is PENDING (Zeek's "not yet
+/// running"), announced as such when the launch begins: in the state JSON,
+/// in get_nodes and in notify_change. Before the launch (the old nodes are
+/// still being torn down) it is UNKNOWN.
+#[test]
+fn nodes_waiting_for_their_stage_are_pending_from_the_launch_on() {
+    for (dialect, encoding, sup) in variants() {
+        let mut cfg = agent_config(dialect, sup);
+        cfg.stage_wait_ms = 300;
+        let mut h = Harness::with_config(cfg, encoding);
+        let label = h.label();
+        let old = mini("c1");
+        h.deploy_all("r1", &old);
+        // The old worker-02 cannot be destroyed: its process stays, the
+        // agent loses track of it (UNKNOWN), and the new configuration's
+        // worker-02 waits for the worker stage.
+        h.supervisor.fail_destroy.insert("worker-02".into());
+        h.clear_sent();
+        let config = mini("c2");
+        h.send(deploy_event(dialect, "r2", &config, false));
+        let pending_state = |h: &Harness, n: &str| {
+            let json: serde_json::Value =
+                serde_json::from_str(&h.engine.state().to_json()).unwrap();
+            json["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == n)
+                .map(|v| v["state"].as_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            pending_state(&h, "worker-01").as_deref(),
+            Some("UNKNOWN"),
+            "{label}: before the launch"
+        );
+        // Teardown; the launch starts the logger stage only.
+        while !h
+            .queue
+            .iter()
+            .any(|c| matches!(c.command, zeek_mgmt_agent::supervisor::Command::Create(_)))
+        {
+            h.run_one_command();
+        }
+        assert_eq!(h.queue.len(), 1, "{label}: the logger's create");
+        for n in ["logger-01", "manager", "worker-01", "worker-02"] {
+            assert_eq!(
+                pending_state(&h, n).as_deref(),
+                Some("PENDING"),
+                "{label} {n}"
+            );
+            let new = h
+                .changes()
+                .into_iter()
+                .filter(|c| c.0 == n && c.2 == "PENDING")
+                .collect::<Vec<_>>();
+            assert_eq!(
+                new,
+                [(n.to_owned(), "UNKNOWN".to_owned(), "PENDING".to_owned())],
+                "{label} {n}: announced at the launch"
+            );
+        }
+        // get_nodes lists the old worker-02 process under the new node's
+        // state, PENDING.
+        h.run_supervisor();
+        h.send(Event::GetNodesRequest { reqid: "g".into() });
+        h.run_supervisor();
+        let answer = h.response("g").expect("answered").event;
+        let Some(ResultData::NodeStatuses(statuses)) = &result(&answer).data else {
+            panic!("{label}: {answer:?}");
+        };
+        let w2 = statuses
+            .iter()
+            .find(|s| s.node == "worker-02")
+            .expect("listed");
+        assert_eq!(w2.state, State::Pending, "{label}");
+        // Its stage starts: no second PENDING announcement.
+        h.advance(300);
+        h.run_supervisor();
+        assert_eq!(
+            h.changes()
+                .iter()
+                .filter(|c| c.0 == "worker-01" && c.2 == "PENDING")
+                .count(),
+            1,
+            "{label}"
+        );
+        assert!(
+            h.supervisor.creates.iter().any(|c| c.name == "worker-01"),
+            "{label}"
+        );
+    }
+}

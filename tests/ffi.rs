@@ -261,6 +261,38 @@ fn every_status_code_is_reachable() {
         last_error().as_deref(),
         Some("unknown event 'no_such_event'")
     );
+    // A Broker count that is negative, even in an int field: refused while
+    // the event is read, naming the field.
+    let deploy = {
+        use zeek_mgmt_agent::model::{ClusterRole, Configuration, Node};
+        use zeek_mgmt_agent::wire::{encode, Dialect, Encoding, Event};
+        let mut node = Node::new("w1", "instance-1", ClusterRole::Worker);
+        node.cpu_affinity = Some(7);
+        let event = Event::DeployRequest {
+            reqid: "d".into(),
+            config: Configuration {
+                id: "c".into(),
+                instances: Vec::new(),
+                nodes: vec![node],
+            },
+            force: false,
+        };
+        encode(&event, "t", Encoding::Broker, Dialect::Zeek7).replace(
+            r#"{"@data-type": "integer", "data": 7}"#,
+            r#"{"@data-type": "count", "data": -1}"#,
+        )
+    };
+    assert!(deploy.contains(r#""data": -1}"#));
+    assert_eq!(handle(agent, &deploy), ZMA_ERR_EVENT);
+    assert_eq!(
+        last_error().as_deref(),
+        Some("deploy_request: argument 'config': nodes[0].cpu_affinity: count -1 is negative")
+    );
+    assert_eq!(
+        unsafe { zma_agent_next_timeout_ms(agent) },
+        -1,
+        "nothing started"
+    );
     assert_eq!(handle(agent, &"x".repeat(5000)), ZMA_ERR_LIMIT);
     assert_eq!(
         handle(agent, &format!("{}{}", "[".repeat(100), "]".repeat(100))),

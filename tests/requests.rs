@@ -845,3 +845,147 @@ fn a_refused_input_fires_no_due_timer() {
         assert_eq!(h.engine.poll_timeout(), Some(Time::from_millis(8000)));
     }
 }
+
+/// When a request is answered no timer of it stays: once nothing is
+/// pending (no request, no supervisor command), `poll_timeout` is `None`
+/// (`zma_agent_next_timeout_ms` -1), after every kind of request, answered
+/// or timed out. (The harness checks this after every step of every test
+/// too; here each kind is gone through once.)
+#[test]
+fn no_timer_outlives_an_answered_request() {
+    let idle = |h: &Harness, what: &str| {
+        let state = h.engine.state();
+        assert!(
+            state.pending_requests.is_empty(),
+            "[{}] {what}: {state:?}",
+            h.label()
+        );
+        assert_eq!(
+            state.supervisor_commands_pending,
+            0,
+            "[{}] {what}",
+            h.label()
+        );
+        assert_eq!(h.engine.poll_timeout(), None, "[{}] {what}", h.label());
+    };
+    for (dialect, encoding, sup) in variants() {
+        for stage_wait_ms in [0, 300, 10_000] {
+            let mut cfg = agent_config(dialect, sup);
+            cfg.stage_wait_ms = stage_wait_ms;
+            let mut h = Harness::with_config(cfg, encoding);
+            if sup == Sup::Host {
+                h.supervisor_peers();
+            }
+            let what = format!("deploy answered, stage wait {stage_wait_ms} ms");
+            h.deploy_all("r1", &mini("c1"));
+            assert!(h.response("r1").is_some(), "{what}");
+            idle(&h, &what);
+
+            // A deploy that times out while a stage waits (the logger stays
+            // silent): the remaining stages start at once, so no stage
+            // timer is left once the creates are answered.
+            let what = format!("deploy timed out, stage wait {stage_wait_ms} ms");
+            let creates = h.supervisor.creates.len();
+            h.send(deploy_event(dialect, "r2", &mini("c2"), false));
+            h.run_supervisor();
+            h.advance(5000);
+            assert!(h.response("r2").is_some(), "{what}");
+            h.run_supervisor();
+            assert_eq!(
+                h.supervisor.creates.len(),
+                creates + 4,
+                "[{}] {what}: every stage launched",
+                h.label()
+            );
+            idle(&h, &what);
+            // Its nodes check in later; the operation completes quietly.
+            for n in ["logger-01", "manager", "worker-01", "worker-02"] {
+                h.hello(n);
+            }
+            idle(&h, &what);
+            let sent = h.sent.len();
+            h.advance(60_000);
+            assert_eq!(h.sent.len(), sent, "[{}] {what}: nothing fires", h.label());
+
+            h.send(Event::GetNodesRequest { reqid: "g1".into() });
+            h.run_supervisor();
+            assert!(h.response("g1").is_some());
+            idle(&h, "get_nodes answered");
+            h.send(Event::GetNodesRequest { reqid: "g2".into() });
+            h.advance(5000);
+            h.queue.clear(); // its status answer is lost
+            assert!(h.response("g2").is_some());
+            idle(&h, "get_nodes timed out");
+
+            h.send(Event::RestartRequest {
+                reqid: "rs1".into(),
+                nodes: set(&["worker-01"]),
+            });
+            h.run_supervisor();
+            assert!(h.response("rs1").is_some());
+            h.hello("worker-01");
+            idle(&h, "restart answered");
+            h.send(Event::RestartRequest {
+                reqid: "rs2".into(),
+                nodes: set(&["worker-01"]),
+            });
+            h.advance(5000);
+            h.queue.clear();
+            assert!(h.response("rs2").is_some());
+            h.hello("worker-01");
+            idle(&h, "restart timed out");
+
+            h.send(Event::NodeDispatchRequest {
+                reqid: "d1".into(),
+                action: vec!["get_id_value".into(), "Cluster::node".into()],
+                nodes: set(&["manager"]),
+            });
+            let Some(Event::NodeApiDispatchRequest { reqid: child, .. }) =
+                h.node_requests.last().cloned()
+            else {
+                panic!("no fan-out");
+            };
+            h.send(Event::NodeApiDispatchResponse {
+                reqid: child.clone(),
+                result: ResultRecord {
+                    reqid: child,
+                    success: true,
+                    instance: None,
+                    data: None,
+                    error: None,
+                    node: Some("manager".into()),
+                },
+            });
+            assert!(h.response("d1").is_some());
+            idle(&h, "dispatch answered");
+            h.send(Event::NodeDispatchRequest {
+                reqid: "d2".into(),
+                action: vec!["get_id_value".into(), "Cluster::node".into()],
+                nodes: BTreeSet::new(),
+            });
+            h.advance(5000);
+            assert!(h.response("d2").is_some());
+            idle(&h, "dispatch timed out");
+
+            h.send(Event::AgentStandbyRequest { reqid: "s1".into() });
+            h.run_supervisor();
+            assert!(h.response("s1").is_some());
+            idle(&h, "standby answered");
+
+            // A standby (then a deploy) whose Supervisor answers nothing:
+            // the command deadlines are the commands', gone with them.
+            h.deploy_all("r3", &mini("c3"));
+            h.send(Event::AgentStandbyRequest { reqid: "s2".into() });
+            h.queue.clear();
+            h.advance(5000);
+            assert!(h.response("s2").is_some());
+            // (Zeek >= 5.0: the status round trip's deadline, then the
+            // destroys'.)
+            for _ in 0..2 {
+                h.advance(60_000);
+                h.queue.clear();
+            }
+            idle(&h, "standby timed out, its destroys lost");
+        }
+    }
+}

@@ -147,6 +147,110 @@ fn caps_host() {
     std::thread::sleep(Duration::from_secs(600));
 }
 
+const SURVIVE: &str = "nodes_survive_a_killed_host_only_with_stop_nodes_on_free_false";
+
+/// A host killed with SIGKILL while its agent runs two nodes: with
+/// `stop_nodes_on_free: false` the nodes survive it (no parent-death
+/// signal, and no watchdog kills them; a later agent is to take them
+/// over); with true they die with it. The test kills the survivors itself
+/// and reaps every node (it is their subreaper), leaving nothing behind.
+#[test]
+fn nodes_survive_a_killed_host_only_with_stop_nodes_on_free_false() {
+    if child_case().as_deref() == Some("survive") {
+        let dir = std::path::PathBuf::from(std::env::var("ZMA_SURVIVE_DIR").unwrap());
+        let stop = std::env::var("ZMA_STOP_NODES_ON_FREE").unwrap();
+        let host = Host::in_dir(dir, "", &format!(r#""stop_nodes_on_free": {stop}"#));
+        let nodes = [node("s1"), node("s2")];
+        host.send(&deploy("r1", "c1", &[worker(&nodes[0]), worker(&nodes[1])]));
+        assert!(all_succeeded(&host.await_response("r1", LONG)));
+        // The stand-in prints only at start: once that is done, nothing it
+        // does afterwards depends on the host (its output pipes close with
+        // the host; a write to them then would kill it with SIGPIPE).
+        let printed = |h: &Host| {
+            nodes.iter().all(|n| {
+                std::fs::read_to_string(h.node_dir(n).join("stdout"))
+                    .is_ok_and(|o| o.contains("started with signal mask"))
+            })
+        };
+        assert!(host.run_until(LONG, printed));
+        for n in &nodes {
+            println!("NODE {}", host.pid(n).unwrap());
+        }
+        println!("READY");
+        std::thread::sleep(Duration::from_secs(600));
+        return;
+    }
+    let _serial = serial();
+    // Nodes orphaned by the killed host become children of this process
+    // (not of PID 1, which may not reap), so that they can be reaped here.
+    // SAFETY: prctl with integer arguments only.
+    assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) }, 0);
+    let reap = |pid: i32| {
+        // SAFETY: waitpid on one pid, status not wanted.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    };
+    for stop_nodes_on_free in [false, true] {
+        let dir = scratch(&format!("survive-{stop_nodes_on_free}")).join("state");
+        let mut host = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", SURVIVE, "--nocapture", "--test-threads=1"])
+            .env(CHILD, "survive")
+            .env("ZMA_SURVIVE_DIR", &dir)
+            .env("ZMA_STOP_NODES_ON_FREE", stop_nodes_on_free.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut nodes = Vec::new();
+        for line in BufReader::new(host.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            if let Some((_, pid)) = line.split_once("NODE ") {
+                nodes.push(pid.trim().parse::<i32>().unwrap());
+            }
+            if line.contains("READY") {
+                break;
+            }
+        }
+        assert_eq!(nodes.len(), 2, "the host reports its nodes");
+        assert!(nodes.iter().all(|&pid| alive(pid)));
+        host.kill().unwrap(); // SIGKILL
+        host.wait().unwrap();
+        if stop_nodes_on_free {
+            for &pid in &nodes {
+                let died = gone_within(pid, LONG);
+                if !died {
+                    // SAFETY: kill has no memory preconditions.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                reap(pid);
+                assert!(
+                    died,
+                    "node {pid} outlived its host (stop_nodes_on_free true)"
+                );
+            }
+        } else {
+            // Give a parent-death signal or a watchdog ample time to act.
+            std::thread::sleep(Duration::from_millis(1500));
+            let survivors: Vec<bool> = nodes.iter().map(|&pid| alive(pid)).collect();
+            for &pid in &nodes {
+                // SAFETY: kill has no memory preconditions; our node.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                reap(pid);
+            }
+            assert_eq!(
+                survivors,
+                [true, true],
+                "nodes {nodes:?} did not survive their host (stop_nodes_on_free false)"
+            );
+        }
+        for &pid in &nodes {
+            assert!(
+                !Path::new(&format!("/proc/{pid}")).exists(),
+                "node {pid} left behind"
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+}
+
 // ---- one agent per state directory ---------------------------------------------
 
 #[test]

@@ -707,3 +707,98 @@ fn a_response_with_both_result_and_results_is_refused() {
         "deploy_response: both 'results' and 'result' given"
     );
 }
+
+/// A Broker `count` cannot be negative, whatever field it fills: a deploy
+/// whose node carries `cpu_affinity` as count -1 (or a port numbered below
+/// 0 or above 65535) is refused while the event is read, naming the field,
+/// and the engine changes and emits nothing. (It used to decode, and the
+/// deploy was answered with a failed result.)
+#[test]
+fn negative_broker_counts_and_out_of_range_ports_are_refused_naming_the_field() {
+    use zeek_mgmt_agent::engine::{AgentConfig, Engine, Time};
+    let event = Event::DeployRequest {
+        reqid: "r".into(),
+        config: config(),
+        force: false,
+    };
+    for dialect in Dialect::ALL {
+        let json = encode(&event, "t", Encoding::Broker, dialect);
+        let three = r#"{"@data-type": "integer", "data": 3}"#;
+        assert_eq!(json.matches(three).count(), 1, "{dialect}: {json}");
+        let port = r#"{"@data-type": "port", "data": "5005/tcp"}"#;
+        assert_eq!(json.matches(port).count(), 1, "{dialect}: {json}");
+        let cases = [
+            (
+                json.replace(three, r#"{"@data-type": "count", "data": -1}"#),
+                "deploy_request: argument 'config': nodes[0].cpu_affinity: count -1 is negative",
+            ),
+            (
+                json.replace(three, r#"{"@data-type": "count", "data": -9223372036854775808}"#),
+                "deploy_request: argument 'config': nodes[0].cpu_affinity: count -9223372036854775808 is negative",
+            ),
+            (
+                json.replace(port, r#"{"@data-type": "port", "data": "-1/tcp"}"#),
+                "deploy_request: argument 'config': nodes[0].p: port '-1/tcp' has no valid number",
+            ),
+            (
+                json.replace(port, r#"{"@data-type": "port", "data": "65536/tcp"}"#),
+                "deploy_request: argument 'config': nodes[0].p: port 65536 out of range",
+            ),
+        ];
+        for (bad, message) in cases {
+            assert_eq!(
+                err(bad.as_bytes()),
+                (InputErrorKind::Event, message.to_owned()),
+                "{dialect}"
+            );
+            let mut engine = Engine::new(AgentConfig::new("instance-1"));
+            let before = engine.state();
+            let e = engine
+                .handle_json(Time::from_millis(1), bad.as_bytes(), &Limits::default())
+                .expect_err("refused");
+            assert_eq!(
+                e.input_kind(),
+                Some(InputErrorKind::Event),
+                "{dialect}: {e}"
+            );
+            assert_eq!(e.to_string(), message, "{dialect}");
+            assert_eq!(engine.state(), before, "{dialect}: nothing changed");
+            assert_eq!(
+                engine.poll_timeout(),
+                None,
+                "{dialect}: no request registered"
+            );
+        }
+        // A Broker integer may be negative: that is for the configuration
+        // check (a failed result), not the reader.
+        let minus = json.replace(three, r#"{"@data-type": "integer", "data": -1}"#);
+        assert_eq!(node_of(ok(&minus)).cpu_affinity, Some(-1), "{dialect}");
+    }
+    // Plain JSON has one number type and `cpu_affinity` is a Zeek `int`, so
+    // a plain -1 is well-formed and left to the configuration check; a
+    // plain count (`api_version`) or port number is refused when negative.
+    let n = node_of(ok(
+        r#"{"event": "deploy_request", "args": ["r", {"id": "c", "instances": [], "nodes": [{"name": "w", "instance": "i", "role": "WORKER", "cpu_affinity": -1}]}]}"#,
+    ));
+    assert_eq!(n.cpu_affinity, Some(-1));
+    for (p, message) in [
+        ("-1", "port -1 out of range"),
+        ("65536", "port 65536 out of range"),
+        (r#"{"port": -1, "proto": "tcp"}"#, "count -1 is negative"),
+    ] {
+        let text = format!(
+            r#"{{"event": "deploy_request", "args": ["r", {{"id": "c", "instances": [], "nodes": [{{"name": "w", "instance": "i", "role": "WORKER", "p": {p}}}]}}]}}"#
+        );
+        assert_eq!(
+            err(text.as_bytes()),
+            (
+                InputErrorKind::Event,
+                format!(
+                    "deploy_request: argument 'config': nodes[0].p{}: {message}",
+                    if p.starts_with('{') { ".port" } else { "" }
+                )
+            ),
+            "{p}"
+        );
+    }
+}

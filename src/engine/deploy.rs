@@ -8,7 +8,8 @@
 //! manager -> proxies -> workers) and wait for each to check in. The
 //! request waiting on it is answered when every local node has checked in
 //! or failed, when it times out, or when a newer deploy supersedes it; the
-//! operation itself carries on after a timeout until its nodes are started.
+//! operation itself carries on after a timeout until its nodes are started,
+//! then without stage waits (no timer outlives its request).
 //!
 //! A node fails for its deploy when it cannot be created, when the
 //! Supervisor gives up on it, and when it dies before it became ready
@@ -407,7 +408,7 @@ impl Engine {
     }
 
     /// The cluster table (every node of the configuration, wherever it
-    /// runs) and the start stages of the local nodes.
+    /// runs) and the start stages of the local nodes, which all go PENDING.
     fn plan_launch(&mut self) {
         let mut cluster = BTreeMap::new();
         if let Some(config) = &self.config {
@@ -441,6 +442,13 @@ impl Engine {
             op.cluster = Arc::new(cluster);
             op.stages = stages.into_iter().filter(|s| !s.is_empty()).collect();
         }
+        // The launch is the start of every local node, in Zeek's terms: a
+        // node that waits for its stage is PENDING ("not yet running"), not
+        // UNKNOWN, and is announced so now, not when its stage starts.
+        let names: Vec<String> = self.nodes.managed.keys().cloned().collect();
+        for name in names {
+            self.set_state(&name, State::Pending);
+        }
     }
 
     fn launch_ready_stages(&mut self) {
@@ -451,7 +459,11 @@ impl Engine {
             if op.stages.is_empty() {
                 return;
             }
-            let stage_ready = op.stage_expired
+            // Once its request is answered (it timed out), the operation
+            // goes on without stage waits: see `on_deploy_timeout`.
+            let answered = op.waiter.is_none();
+            let stage_ready = answered
+                || op.stage_expired
                 || op.stage.iter().all(|n| {
                     self.nodes
                         .managed
@@ -476,7 +488,7 @@ impl Engine {
             for name in &stage {
                 self.launch_node(name);
             }
-            if more {
+            if more && !answered {
                 if self.cfg.stage_wait_ms == 0 {
                     if let Some(op) = self.deploy.as_mut() {
                         op.stage_expired = true;
@@ -562,13 +574,32 @@ impl Engine {
         }
     }
 
+    /// The deploy's request timed out: it is answered with what is known
+    /// now, and the operation carries on until its nodes are started.
+    ///
+    /// No timer of an answered request stays behind (`poll_timeout` is
+    /// `None` once nothing is pending). The operation's stage waits would
+    /// be such timers, and they exist only to make a stage wait for the
+    /// previous one's check-ins for the answer's sake; so from here on the
+    /// remaining stages are launched at once (now, or as soon as a teardown
+    /// still under way is over) instead of one stage wait after another.
+    /// Deadlines of supervisor commands the teardown still waits for stay:
+    /// they belong to those commands, which are pending.
     pub(crate) fn on_deploy_timeout(&mut self, reqid: &str) {
+        let mut ours = false;
         if let Some(op) = self.deploy.as_mut() {
             if op.waiter.as_deref() == Some(reqid) {
                 op.waiter = None;
+                ours = true;
+                if let Some(timer) = op.stage_timer.take() {
+                    self.timers.cancel(timer);
+                }
             }
         }
         self.answer_waiter(reqid, Outcome::TimedOut);
+        if ours {
+            self.continue_deploy();
+        }
     }
 
     /// One result per local node: success where it checked in (and did

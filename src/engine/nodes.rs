@@ -84,7 +84,9 @@ pub(crate) struct NodeTable {
 
 impl NodeTable {
     /// Adds a node of a newly adopted configuration, not yet created:
-    /// `UNKNOWN` until its create command goes out.
+    /// `UNKNOWN` while the old nodes are torn down, `PENDING` from the
+    /// launch on (see `Engine::plan_launch`), even while it waits for its
+    /// start stage.
     pub(crate) fn plan(&mut self, mut node: Node) {
         node.state = State::Unknown;
         let name = node.name.clone();

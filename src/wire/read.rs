@@ -181,9 +181,20 @@ impl<'j, 'a> In<'j, 'a> {
     }
 
     /// A whole number from a Broker `count` or `integer`, or a plain number.
+    ///
+    /// A Broker `count` is unsigned whatever field it fills: a negative
+    /// one is malformed and refused here, naming its field, even where a
+    /// Zeek `int` is expected (`cpu_affinity`), instead of passing on as a
+    /// number for later checks to fail.
     fn whole(self) -> R<Whole> {
         let json = match self.format {
-            Format::Broker => self.broker_data(&["count", "integer"])?.1,
+            Format::Broker => {
+                let (tag, data) = self.broker_data(&["count", "integer"])?;
+                if let (true, Json::Signed(n)) = (tag == "count", data) {
+                    return Err(PathError::new(format!("count {n} is negative")));
+                }
+                data
+            }
             Format::Plain => self.json,
         };
         match json {
@@ -567,6 +578,22 @@ mod tests {
             ),
             Ok(-3)
         );
+        // A Broker count is never negative, even where an int is expected.
+        for read in [
+            |v: In<'_, '_>| v.integer(),
+            |v: In<'_, '_>| v.count().map(|n| n as i64),
+        ] {
+            assert_eq!(
+                with(
+                    r#"{"@data-type": "count", "data": -1}"#,
+                    Format::Broker,
+                    read
+                )
+                .unwrap_err()
+                .message,
+                "count -1 is negative"
+            );
+        }
     }
 
     #[test]

@@ -248,7 +248,25 @@ impl Harness {
         self.absorb(outputs)
     }
 
+    /// No timer outlives what it is for: with no request in flight and no
+    /// supervisor command waiting for its answer, the engine has no
+    /// deadline (`poll_timeout` None, `zma_agent_next_timeout_ms` -1).
+    /// Checked after every step of every harness test.
+    pub fn assert_no_stray_timer(&self) {
+        let state = self.engine.state();
+        if state.pending_requests.is_empty() && state.supervisor_commands_pending == 0 {
+            assert_eq!(
+                self.engine.poll_timeout(),
+                None,
+                "[{}] a timer outlives every request and command (now {} ms)",
+                self.label(),
+                self.now.as_millis()
+            );
+        }
+    }
+
     fn absorb(&mut self, outputs: Vec<Output>) -> Vec<Sent> {
+        self.assert_no_stray_timer();
         let mut sent = Vec::new();
         for output in outputs {
             match output {

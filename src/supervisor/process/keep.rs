@@ -1,14 +1,21 @@
 //! Nodes left running when an agent is freed with `stop_nodes_on_free:
 //! false`.
 //!
-//! Two things would otherwise end them: Linux sends their parent-death
-//! signal when the thread that started them exits, and their stdout and
-//! stderr pipes lose their reader, so their next write kills them with
-//! SIGPIPE. So the spawner thread, which started them, stays with them: it
-//! keeps copying their output into their `stdout` and `stderr` files and
-//! reaps each one when it exits, and ends when the last one is gone. They
-//! still die with the host process, as every node does: the spawner
-//! thread's watchdog guards them until the last one is reaped.
+//! With that setting nodes survive the agent and the host process alike
+//! (for a later agent to take over): they get no parent-death signal and
+//! are not registered with a watchdog (the supervisor starts none; see
+//! `watchdog`), so neither the end of the thread that started them nor the
+//! host's exit, however it ends, signals them.
+//!
+//! What would still end them at free is their stdout and stderr pipes
+//! losing their reader: their next write would kill them with SIGPIPE. So
+//! the spawner thread, which started them, stays with them while the host
+//! lives: it keeps copying their output into their `stdout` and `stderr`
+//! files and reaps each one when it exits, and ends when the last one is
+//! gone. When the host process exits, that copying ends with it: a node
+//! that writes to its stdout or stderr afterwards meets a closed pipe
+//! (SIGPIPE, or EPIPE if it ignores that signal) until a later agent gives
+//! it somewhere to write; one that stays quiet runs on.
 
 use std::fs::File;
 use std::io::{self, Read, Write};

@@ -35,9 +35,11 @@
 //!
 //! Before it execs, the child closes every descriptor above its standard
 //! three (`close_range`), so nothing the host opened without close-on-exec
-//! leaks into a node, and registers itself with the supervisor's
-//! [`watchdog`](super::watchdog), which kills it if the host dies: the
-//! parent-death signal does not survive an exec that gains capabilities.
+//! leaks into a node, and, unless it is to survive the host
+//! (`stop_nodes_on_free: false`: no parent-death signal either), registers
+//! itself with the supervisor's [`watchdog`](super::watchdog), which kills
+//! it if the host dies: the parent-death signal does not survive an exec
+//! that gains capabilities.
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
@@ -111,8 +113,10 @@ pub(crate) struct Command<'a> {
     pub(crate) env: &'a [(String, String)],
     pub(crate) dir: RawFd,
     pub(crate) cpu: Option<usize>,
+    /// Arm a parent-death signal (the node dies with the host).
     pub(crate) parent_death_signal: bool,
-    /// The watchdog slot the child registers itself in before exec.
+    /// The watchdog slot the child registers itself in before exec; `None`
+    /// for a node that is to survive the host.
     pub(crate) slot: Option<SlotRef>,
 }
 

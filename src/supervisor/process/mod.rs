@@ -150,6 +150,8 @@ pub struct ProcessSupervisor {
     ready_after_ms: u64,
     program: Result<PathBuf, String>,
     zeekpath_tail: String,
+    /// Nodes die with the host process (parent-death signal, watchdog):
+    /// `stop_nodes_on_free`. False: they survive it.
     parent_death_signal: bool,
     poller: Arc<Poller>,
     spawner: Spawner,
@@ -174,7 +176,9 @@ impl ProcessSupervisor {
     /// Processes an earlier agent left running there are stopped first
     /// (SIGTERM, SIGKILL after `stop_grace_ms`): this call waits for that,
     /// so it takes up to the grace period when there are any, and no
-    /// duplicate ever starts.
+    /// duplicate ever starts. `parent_death_signal` (the agent's
+    /// `stop_nodes_on_free`): nodes die with the host process; false, they
+    /// survive it.
     pub fn new(
         options: ProcessOptions,
         node_ready: NodeReady,
@@ -860,7 +864,9 @@ impl ProcessSupervisor {
 
     /// The agent is freed with `stop_nodes_on_free: false`: the running
     /// nodes are handed to the spawner thread, which keeps their output
-    /// flowing into their files and reaps them (see `keep`).
+    /// flowing into their files and reaps them (see `keep`). They were
+    /// started to survive the host too (no parent-death signal, no
+    /// watchdog).
     pub fn leave_running(&mut self) {
         let mut kept = Vec::new();
         for (_, node) in std::mem::take(&mut self.nodes) {

@@ -107,6 +107,9 @@ pub(crate) struct Plan {
     env: Vec<(String, String)>,
     dir: Arc<OwnedFd>,
     cpu: Option<usize>,
+    /// The node dies with the host process: a parent-death signal and the
+    /// watchdog. False with `stop_nodes_on_free: false`: then it survives
+    /// the host, for a later agent (see `keep`).
     parent_death_signal: bool,
 }
 
@@ -128,6 +131,7 @@ pub(crate) struct SpawnSettings<'a> {
     pub(crate) args_prefix: &'a [String],
     /// Where Zeek finds its own scripts after the node directory.
     pub(crate) zeekpath_tail: &'a str,
+    /// Nodes die with the host process (see [`Plan`]).
     pub(crate) parent_death_signal: bool,
 }
 
@@ -447,8 +451,9 @@ pub(crate) fn process_start_time(pid: i32) -> Option<u64> {
     after.split(' ').nth(19)?.parse().ok()
 }
 
-/// Starts one node (on the spawner thread), registered in `slot`.
-fn exec(plan: &Plan, stack: &ChildStack, slot: SlotRef) -> io::Result<NodeProcess> {
+/// Starts one node (on the spawner thread), registered in `slot` if the
+/// watchdog is to kill it with the host.
+fn exec(plan: &Plan, stack: &ChildStack, slot: Option<SlotRef>) -> io::Result<NodeProcess> {
     launch::start(
         launch::Command {
             program: &plan.program,
@@ -459,36 +464,44 @@ fn exec(plan: &Plan, stack: &ChildStack, slot: SlotRef) -> io::Result<NodeProces
             dir: plan.dir.as_raw_fd(),
             cpu: plan.cpu,
             parent_death_signal: plan.parent_death_signal,
-            slot: Some(slot),
+            slot,
         },
         stack,
     )
 }
 
 /// What the spawner thread sets up at its first start: the stack children
-/// run on and the watchdog. An agent that never starts a node has neither.
+/// run on and, when nodes are to die with the host, the watchdog. An agent
+/// that never starts a node has neither.
 struct Equipment {
     stack: ChildStack,
     registry: Arc<Registry>,
     /// Declared last: dropped (told to leave, and reaped) after the nodes
-    /// it guards are handed on or gone.
-    _watchdog: Watchdog,
+    /// it guards are handed on or gone. `None` with `stop_nodes_on_free:
+    /// false`: nodes then survive the host, so nothing may kill them when
+    /// it dies.
+    watchdog: Option<Watchdog>,
 }
 
 impl Equipment {
     /// Called on the spawner thread, which blocks every signal first (see
-    /// `launch`): the watchdog inherits that mask.
-    fn new() -> io::Result<Equipment> {
+    /// `launch`): the watchdog inherits that mask. `guard`: nodes die with
+    /// the host (the same for every node of a supervisor).
+    fn new(guard: bool) -> io::Result<Equipment> {
         launch::block_all_signals();
         let stack = ChildStack::new()?;
         let registry = Registry::new();
-        let watchdog = Watchdog::start(Arc::clone(&registry)).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot start the node watchdog: {e}"))
-        })?;
+        let watchdog = if guard {
+            Some(Watchdog::start(Arc::clone(&registry)).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot start the node watchdog: {e}"))
+            })?)
+        } else {
+            None
+        };
         Ok(Equipment {
             stack,
             registry,
-            _watchdog: watchdog,
+            watchdog,
         })
     }
 }
@@ -496,7 +509,12 @@ impl Equipment {
 /// Starts one node on the spawner thread. A child nobody waits for any
 /// more is killed and reaped, never leaked.
 fn start(plan: Plan, equipment: &Equipment, reply: mpsc::Sender<io::Result<NodeProcess>>) {
-    let started = exec(&plan, &equipment.stack, equipment.registry.reserve());
+    // Registered with the watchdog only if it is to die with the host.
+    let slot = equipment
+        .watchdog
+        .as_ref()
+        .map(|_| equipment.registry.reserve());
+    let started = exec(&plan, &equipment.stack, slot);
     drop(plan);
     if let Err(mpsc::SendError(Ok(mut process))) = reply.send(started) {
         process.kill();
@@ -593,7 +611,7 @@ fn serve(queue: mpsc::Receiver<Job>, panicked: Arc<AtomicBool>) {
             Job::Panic => panic!("panic injected by a test on the spawner thread"),
         };
         if equipment.is_none() {
-            match Equipment::new() {
+            match Equipment::new(plan.parent_death_signal) {
                 Ok(made) => equipment = Some(made),
                 Err(e) => {
                     let _ = reply.send(Err(e));

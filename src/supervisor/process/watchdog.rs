@@ -1,7 +1,10 @@
 //! The node watchdog: no node outlives the host process, not even one whose
-//! program gains capabilities when it starts.
+//! program gains capabilities when it starts, unless the agent was made
+//! with `stop_nodes_on_free: false`. Such nodes are to survive the host (a
+//! later agent may take them over), so they get no parent-death signal and
+//! are not registered here, and their supervisor starts no watchdog at all.
 //!
-//! Every node gets a parent-death signal (SIGKILL), but the kernel clears
+//! Every other node gets a parent-death signal (SIGKILL), but the kernel clears
 //! it when a process execs a program that gains privileges: file
 //! capabilities or set-user-ID. That is exactly the deployment the README
 //! recommends (`setcap` on Zeek, the agent as an unprivileged user), so a
