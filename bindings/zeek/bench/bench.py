@@ -291,14 +291,16 @@ def add_agent_timings(c, kind, res):
             continue
         label, starts = measured
         if took is not None:
-            res.add(f"deploy {label}: agent's time, request to response (s)", kind, took)
+            res.add(f"{label}: agent's time, request to response (s)", kind, took)
+        if starts == "no floor":
+            continue
         if starts is None or any(n not in hellos for n in starts):
             print(f"[{kind}] deploy {label}: a node's start or hello is missing", file=sys.stderr)
             continue
         fl = max(hellos[n] - start for n, start in starts.items())
-        res.add(f"deploy {label}: floor, slowest node start to check-in (s)", kind, fl)
+        res.add(f"{label}: floor, slowest node start to check-in (s)", kind, fl)
         if took is not None:
-            res.add(f"deploy {label}: agent's time / floor", kind, took / fl)
+            res.add(f"{label}: agent's time / floor", kind, took / fl)
 
 
 class Results:
@@ -343,7 +345,7 @@ def run_agent(kind, args, zeek, client, res, keep):
 
 
 def step_deploy(c, kind, res, label, nodes, ini):
-    measured = [label, None]
+    measured = [f"deploy {label}", None]
     rc, out, err, took = c.deploy(config_ini(nodes), ini, measured)
     failed, timed_out = answer_failures(rc, out)
     res.add(f"deploy {label}: answer, zeek-client (s)", kind, took)
@@ -403,7 +405,8 @@ def step_teardown(c, kind, res, label):
 def step_unstartable(c, kind, res, run):
     nodes = nodes4()
     nodes["worker-02"]["scripts"] = MISSING_SCRIPT
-    rc, out, err, took = c.deploy(config_ini(nodes), f"bad-{run}.ini")
+    rc, out, err, took = c.deploy(config_ini(nodes), f"bad-{run}.ini",
+                                  ["unstartable node", "no floor"])
     bad = (out.get("results", {}).get("nodes", {}).get("worker-02", {})
            if isinstance(out, dict) else {})
     res.add("unstartable node: answer (s)", kind, took)
