@@ -1,8 +1,8 @@
 //! The C ABI of `C_API.md`, and nothing else.
 //!
 //! Conventions (after rustls-ffi):
-//! - `zma_agent *` is opaque; `zma_agent_new` creates it, `zma_agent_free`
-//!   destroys it; free of NULL does nothing.
+//! - `zma_agent *` is opaque; `zma_agent_create` (or `zma_agent_new`)
+//!   creates it, `zma_agent_free` destroys it; free of NULL does nothing.
 //! - Strings passed in are NUL-terminated UTF-8, borrowed for the call only.
 //!   Strings returned through `char **` belong to the caller, who releases
 //!   them with `zma_string_free`. Strings passed to callbacks are valid only
@@ -65,7 +65,7 @@ pub const ZMA_ERR_LIMIT: c_int = -9;
 pub const ZMA_ABI_VERSION: u32 = 1;
 /// The library version, also returned by `zma_version()`.
 pub const ZMA_VERSION_MAJOR: u32 = 0;
-pub const ZMA_VERSION_MINOR: u32 = 1;
+pub const ZMA_VERSION_MINOR: u32 = 2;
 pub const ZMA_VERSION_PATCH: u32 = 0;
 
 /// Log levels passed to the log callback (the Management framework's).
@@ -74,8 +74,8 @@ pub const ZMA_LOG_INFO: c_int = 20;
 pub const ZMA_LOG_WARNING: c_int = 30;
 pub const ZMA_LOG_ERROR: c_int = 40;
 
-/// An agent. Opaque; create with `zma_agent_new`, destroy with
-/// `zma_agent_free`.
+/// An agent. Opaque; create with `zma_agent_create` (or `zma_agent_new`),
+/// destroy with `zma_agent_free`.
 pub struct zma_agent {
     agent: Agent,
 }
@@ -275,7 +275,8 @@ unsafe fn str_arg<'a>(s: *const c_char, function: &str, what: &str) -> Result<&'
 /// returns NULL and, if `error_out` is not NULL, stores an owned message
 /// there (release it with `zma_string_free`); `zma_last_error()` has it too.
 /// Unknown keys, wrong types and impossible values fail with a message that
-/// names the key.
+/// names the key. The status code of the failure is not returned:
+/// `zma_agent_create` is the same with the status.
 ///
 /// # Safety
 /// `options_json` is NULL or a NUL-terminated string; `error_out` is NULL
@@ -306,6 +307,48 @@ pub unsafe extern "C" fn zma_agent_new(
             ptr::null_mut()
         }
     }
+}
+
+/// Creates an agent from `options_json` (a JSON object; NULL or `"{}"` for
+/// all defaults; see C_API.md for the keys) and stores it in `*agent_out`,
+/// owned by the caller until `zma_agent_free`.
+///
+/// Returns `ZMA_OK`, or the status of the failure with `zma_last_error()`
+/// describing it: `ZMA_ERR_NULL` (`agent_out` is NULL; nothing is created),
+/// `ZMA_ERR_UTF8` (the options are not UTF-8), `ZMA_ERR_OPTIONS` (the
+/// options are not a JSON object, or an unknown key, a wrong type or an
+/// impossible value: the message names the key), `ZMA_ERR_IO` (the
+/// operating system refused something the agent needs: its epoll instance,
+/// its thread, a state directory that cannot be created or that another
+/// agent holds), `ZMA_ERR_PANIC`. `*agent_out` is set to NULL first, so it
+/// is NULL after any failure. The same as `zma_agent_new`, but with the
+/// status.
+///
+/// # Safety
+/// `options_json` is NULL or a NUL-terminated string; `agent_out` is NULL
+/// or points to writable storage for one `zma_agent *`.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_create(
+    options_json: *const c_char,
+    agent_out: *mut *mut zma_agent,
+) -> c_int {
+    const F: &str = "zma_agent_create";
+    let body = |_: &()| {
+        if agent_out.is_null() {
+            return Err(Failure(ZMA_ERR_NULL, format!("{F}: agent_out is NULL")));
+        }
+        // SAFETY: non-NULL, and by the caller's contract writable storage
+        // for one `zma_agent *`.
+        unsafe { *agent_out = ptr::null_mut() };
+        // SAFETY: NULL or NUL-terminated, by the caller's contract.
+        let agent = unsafe { create(F, options_json) }?;
+        // SAFETY: as above; ownership of the agent passes to the caller,
+        // who frees it with zma_agent_free.
+        unsafe { *agent_out = agent };
+        Ok(())
+    };
+    // SAFETY: no subject to open.
+    status(unsafe { entry(F, NoAgent, LastError::Set, body) })
 }
 
 /// The body of `zma_agent_new` and `zma_agent_create`: a new agent from the
@@ -344,16 +387,17 @@ unsafe fn create(function: &str, options_json: *const c_char) -> Result<*mut zma
 /// used by other threads during or after this call.
 ///
 /// # Safety
-/// `agent` is NULL or an agent from `zma_agent_new` not yet freed, which no
-/// other thread uses during or after this call.
+/// `agent` is NULL or an agent from `zma_agent_create` or `zma_agent_new`
+/// not yet freed, which no other thread uses during or after this call.
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_free(agent: *mut zma_agent) {
     let body = |_: &()| {
         if agent.is_null() {
             return Ok(());
         }
-        // SAFETY: non-NULL and, by contract, from zma_agent_new and not yet
-        // freed; we take back the ownership given out there.
+        // SAFETY: non-NULL and, by contract, from zma_agent_create or
+        // zma_agent_new and not yet freed; we take back the ownership given
+        // out there.
         drop(unsafe { Box::from_raw(agent) });
         Ok(())
     };
@@ -656,7 +700,7 @@ pub unsafe extern "C" fn zma_string_free(s: *mut c_char) {
     let _ = unsafe { entry("zma_string_free", NoAgent, LastError::Keep, body) };
 }
 
-/// The library version, e.g. `"0.1.0"`. Static; do not free.
+/// The library version, e.g. `"0.2.0"`. Static; do not free.
 #[no_mangle]
 pub extern "C" fn zma_version() -> *const c_char {
     static VERSION: &CStr =

@@ -59,6 +59,7 @@ LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
 #: handed back to ``zma_string_free``; ``zma_last_error`` and ``zma_version``
 #: return borrowed strings (``c_char_p`` copies them).
 SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
+    "zma_agent_create": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(AgentPointer)]),
     "zma_agent_new": (AgentPointer, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]),
     "zma_agent_free": (None, [AgentPointer]),
     "zma_agent_set_response_callback": (ctypes.c_int, [AgentPointer, EVENT_FN, ctypes.c_void_p]),
