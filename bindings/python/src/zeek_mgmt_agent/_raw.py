@@ -84,6 +84,10 @@ _BUNDLED_DIR = Path(__file__).resolve().parent / "_native"
 #: maturin names the bundled cdylib after the module it would be (``_native``).
 _BUNDLED_NAME = "lib_native.so"
 
+#: The oldest library with every function of :data:`SIGNATURES`
+#: (``zma_agent_create`` came with 0.2.0).
+MINIMUM_VERSION = "0.2.0"
+
 _lock = threading.Lock()
 _library: Optional[ctypes.CDLL] = None
 
@@ -100,9 +104,14 @@ def library_path() -> Path:
     return _BUNDLED_DIR / _BUNDLED_NAME
 
 
-def _declare(lib: ctypes.CDLL) -> None:
+def _declare(lib: ctypes.CDLL, path: Path) -> None:
     for name, (restype, argtypes) in SIGNATURES.items():
-        function = getattr(lib, name)
+        try:
+            function = getattr(lib, name)
+        except AttributeError as error:
+            raise LibraryNotFound(
+                f"{path} has no {name}: this package needs libzeek_mgmt_agent {MINIMUM_VERSION} or later"
+            ) from error
         function.restype = restype
         function.argtypes = argtypes
 
@@ -125,7 +134,7 @@ def library() -> ctypes.CDLL:
             lib = ctypes.CDLL(str(path))
         except OSError as error:
             raise LibraryNotFound(f"cannot load {path}: {error}") from error
-        _declare(lib)
+        _declare(lib, path)
         abi = lib.zma_abi_version()
         if abi != ZMA_ABI_VERSION:
             raise LibraryNotFound(
