@@ -75,7 +75,7 @@
  */
 #define ZMA_VERSION_MAJOR 0
 
-#define ZMA_VERSION_MINOR 1
+#define ZMA_VERSION_MINOR 2
 
 #define ZMA_VERSION_PATCH 0
 
@@ -91,8 +91,8 @@
 #define ZMA_LOG_ERROR 40
 
 /**
- * An agent. Opaque; create with `zma_agent_new`, destroy with
- * `zma_agent_free`.
+ * An agent. Opaque; create with `zma_agent_create` (or `zma_agent_new`),
+ * destroy with `zma_agent_free`.
  */
 typedef struct zma_agent zma_agent;
 
@@ -126,7 +126,8 @@ extern "C" {
  * returns NULL and, if `error_out` is not NULL, stores an owned message
  * there (release it with `zma_string_free`); `zma_last_error()` has it too.
  * Unknown keys, wrong types and impossible values fail with a message that
- * names the key.
+ * names the key. The status code of the failure is not returned:
+ * `zma_agent_create` is the same with the status.
  *
  * # Safety
  * `options_json` is NULL or a NUL-terminated string; `error_out` is NULL
@@ -135,14 +136,36 @@ extern "C" {
 zma_agent *zma_agent_new(const char *options_json, char **error_out);
 
 /**
+ * Creates an agent from `options_json` (a JSON object; NULL or `"{}"` for
+ * all defaults; see C_API.md for the keys) and stores it in `*agent_out`,
+ * owned by the caller until `zma_agent_free`.
+ *
+ * Returns `ZMA_OK`, or the status of the failure with `zma_last_error()`
+ * describing it: `ZMA_ERR_NULL` (`agent_out` is NULL; nothing is created),
+ * `ZMA_ERR_UTF8` (the options are not UTF-8), `ZMA_ERR_OPTIONS` (the
+ * options are not a JSON object, or an unknown key, a wrong type or an
+ * impossible value: the message names the key), `ZMA_ERR_IO` (the
+ * operating system refused something the agent needs: its epoll instance,
+ * its thread, a state directory that cannot be created or that another
+ * agent holds), `ZMA_ERR_PANIC`. `*agent_out` is set to NULL first, so it
+ * is NULL after any failure. The same as `zma_agent_new`, but with the
+ * status.
+ *
+ * # Safety
+ * `options_json` is NULL or a NUL-terminated string; `agent_out` is NULL
+ * or points to writable storage for one `zma_agent *`.
+ */
+int zma_agent_create(const char *options_json, zma_agent **agent_out);
+
+/**
  * Destroys an agent: stops its thread, stops every node it supervises
  * (unless `"stop_nodes_on_free": false`), and frees it. No callback runs
  * after this returns. Free of NULL does nothing. The agent must not be
  * used by other threads during or after this call.
  *
  * # Safety
- * `agent` is NULL or an agent from `zma_agent_new` not yet freed, which no
- * other thread uses during or after this call.
+ * `agent` is NULL or an agent from `zma_agent_create` or `zma_agent_new`
+ * not yet freed, which no other thread uses during or after this call.
  */
 void zma_agent_free(zma_agent *agent);
 
@@ -267,7 +290,7 @@ const char *zma_last_error(void);
 void zma_string_free(char *s);
 
 /**
- * The library version, e.g. `"0.1.0"`. Static; do not free.
+ * The library version, e.g. `"0.2.0"`. Static; do not free.
  */
 const char *zma_version(void);
 

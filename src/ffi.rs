@@ -1,8 +1,8 @@
 //! The C ABI of `C_API.md`, and nothing else.
 //!
 //! Conventions (after rustls-ffi):
-//! - `zma_agent *` is opaque; `zma_agent_new` creates it, `zma_agent_free`
-//!   destroys it; free of NULL does nothing.
+//! - `zma_agent *` is opaque; `zma_agent_create` (or `zma_agent_new`)
+//!   creates it, `zma_agent_free` destroys it; free of NULL does nothing.
 //! - Strings passed in are NUL-terminated UTF-8, borrowed for the call only.
 //!   Strings returned through `char **` belong to the caller, who releases
 //!   them with `zma_string_free`. Strings passed to callbacks are valid only
@@ -65,7 +65,7 @@ pub const ZMA_ERR_LIMIT: c_int = -9;
 pub const ZMA_ABI_VERSION: u32 = 1;
 /// The library version, also returned by `zma_version()`.
 pub const ZMA_VERSION_MAJOR: u32 = 0;
-pub const ZMA_VERSION_MINOR: u32 = 1;
+pub const ZMA_VERSION_MINOR: u32 = 2;
 pub const ZMA_VERSION_PATCH: u32 = 0;
 
 /// Log levels passed to the log callback (the Management framework's).
@@ -74,8 +74,8 @@ pub const ZMA_LOG_INFO: c_int = 20;
 pub const ZMA_LOG_WARNING: c_int = 30;
 pub const ZMA_LOG_ERROR: c_int = 40;
 
-/// An agent. Opaque; create with `zma_agent_new`, destroy with
-/// `zma_agent_free`.
+/// An agent. Opaque; create with `zma_agent_create` (or `zma_agent_new`),
+/// destroy with `zma_agent_free`.
 pub struct zma_agent {
     agent: Agent,
 }
@@ -138,95 +138,120 @@ impl From<RuntimeError> for Failure {
     }
 }
 
-/// Runs `body` behind the panic boundary and the last-error protocol (for
-/// `zma_agent_new`, which has no agent yet).
-fn boundary(body: impl FnOnce() -> Result<(), Failure>) -> c_int {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => {
-            clear_last_error();
-            ZMA_OK
+/// What an entry point works on: the subject [`entry`] opens before the
+/// body runs, and poisons if the body panics.
+trait Subject {
+    /// What the body gets.
+    type Open;
+    /// Checks the argument and opens it, or gives the failure to report.
+    ///
+    /// # Safety
+    /// As the implementation says.
+    unsafe fn open(self, function: &str) -> Result<Self::Open, Failure>;
+    /// A panic was caught while the body ran on `open`.
+    fn poison(open: &Self::Open, panic: String);
+}
+
+/// No agent: the functions creating one, freeing one, and those that need
+/// none (strings, versions).
+struct NoAgent;
+
+impl Subject for NoAgent {
+    type Open = ();
+    unsafe fn open(self, _function: &str) -> Result<(), Failure> {
+        Ok(())
+    }
+    fn poison(_open: &(), _panic: String) {}
+}
+
+/// The agent behind a pointer argument: NULL is `ZMA_ERR_NULL`, a poisoned
+/// agent `ZMA_ERR_PANIC`, and a panic in the body poisons it. The body gets
+/// its own reference-counted handle on the runtime and no reference into
+/// the `zma_agent`: a callback may free the agent during the call, and the
+/// runtime must outlive the call.
+impl Subject for *const zma_agent {
+    type Open = Arc<Runtime>;
+    /// # Safety
+    /// `self` must be NULL or a pointer from `zma_agent_new` or
+    /// `zma_agent_create` not yet freed.
+    unsafe fn open(self, function: &str) -> Result<Arc<Runtime>, Failure> {
+        // SAFETY: the caller guarantees the pointer is NULL or live; the
+        // reference lives only for this clone.
+        let agent = unsafe { self.as_ref() }
+            .ok_or_else(|| Failure(ZMA_ERR_NULL, format!("{function}: agent is NULL")))?;
+        let runtime = Arc::clone(agent.agent.runtime());
+        if runtime.is_poisoned() {
+            return Err(Failure(
+                ZMA_ERR_PANIC,
+                format!("{function}: {}", runtime.poisoned_message()),
+            ));
         }
-        Ok(Err(Failure(code, message))) => {
-            set_last_error(&message);
-            code
-        }
-        Err(payload) => {
-            set_last_error(&panic_message(&panic_text(payload.as_ref())));
-            ZMA_ERR_PANIC
-        }
+        Ok(runtime)
+    }
+    fn poison(runtime: &Arc<Runtime>, panic: String) {
+        runtime.poison(Some(panic));
     }
 }
 
-/// Runs `body` on the runtime of the agent behind a pointer argument,
-/// behind the panic boundary and the last-error protocol: the value, or the
-/// status to return (its message set). A panic anywhere in it, finding the
-/// runtime included, poisons the agent.
+/// Whether an entry point takes part in the last-error protocol.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LastError {
+    /// `zma_last_error()` is NULL after success and the message after a
+    /// failure (a caught panic included).
+    Set,
+    /// `zma_last_error()` is left alone: the functions that cannot fail
+    /// (`zma_last_error` itself, `zma_string_free`, `zma_version`,
+    /// `zma_abi_version`, `zma_agent_free`).
+    Keep,
+}
+
+/// The one way in: every exported `zma_*` function runs its body through
+/// here. In order: the panic boundary is set up, the subject is opened
+/// (for an agent: the NULL check and the poisoned-agent check), `body`
+/// runs; then `zma_last_error()` is cleared or set (as `last_error` says)
+/// and the body's value or the status code comes back. A panic anywhere in
+/// it, opening the subject included, is caught (it never crosses the C
+/// boundary), poisons the agent if one was opened, and is `ZMA_ERR_PANIC`
+/// with the panic's message.
 ///
 /// # Safety
-/// As for [`runtime_of`].
-unsafe fn with_runtime<T>(
-    agent: *const zma_agent,
+/// `subject` as its [`Subject::open`] requires.
+unsafe fn entry<S: Subject, T>(
     function: &str,
-    body: impl FnOnce(&Runtime) -> Result<T, Failure>,
+    subject: S,
+    last_error: LastError,
+    body: impl FnOnce(&S::Open) -> Result<T, Failure>,
 ) -> Result<T, c_int> {
-    let mut runtime: Option<Arc<Runtime>> = None;
+    let mut opened: Option<S::Open> = None;
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: forwarded contract.
-        let rt = runtime.insert(unsafe { runtime_of(agent, function) }?);
-        body(rt)
+        let open = opened.insert(unsafe { subject.open(function) }?);
+        body(open)
     }));
-    match outcome {
-        Ok(Ok(value)) => {
-            clear_last_error();
-            Ok(value)
-        }
-        Ok(Err(Failure(code, message))) => {
-            set_last_error(&message);
-            Err(code)
-        }
+    let (result, message) = match outcome {
+        Ok(Ok(value)) => (Ok(value), None),
+        Ok(Err(Failure(code, message))) => (Err(code), Some(message)),
         Err(payload) => {
             let text = panic_text(payload.as_ref());
-            set_last_error(&panic_message(&text));
-            if let Some(runtime) = &runtime {
-                runtime.poison(Some(text));
+            let message = panic_message(&text);
+            if let Some(open) = &opened {
+                S::poison(open, text);
             }
-            Err(ZMA_ERR_PANIC)
+            (Err(ZMA_ERR_PANIC), Some(message))
+        }
+    };
+    if last_error == LastError::Set {
+        match message {
+            None => clear_last_error(),
+            Some(message) => set_last_error(&message),
         }
     }
+    result
 }
 
 /// The status of an entry point returning `int`.
 fn status(result: Result<(), c_int>) -> c_int {
     result.err().unwrap_or(ZMA_OK)
-}
-
-/// Runs `body` of an entry point that takes no agent and cannot report an
-/// error (strings, versions) behind the panic boundary: `fallback` if it
-/// panics.
-fn contained<T>(fallback: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
-}
-
-/// The runtime of the agent behind a pointer argument, or the failure to
-/// report. The caller gets its own reference-counted handle and keeps no
-/// reference into the `zma_agent`: a callback may free the agent during
-/// the call, and the runtime must outlive the call.
-///
-/// # Safety
-/// `agent` must be NULL or a pointer from `zma_agent_new` not yet freed.
-unsafe fn runtime_of(agent: *const zma_agent, function: &str) -> Result<Arc<Runtime>, Failure> {
-    // SAFETY: the caller guarantees the pointer is NULL or live; the
-    // reference lives only for this clone.
-    let agent = unsafe { agent.as_ref() }
-        .ok_or_else(|| Failure(ZMA_ERR_NULL, format!("{function}: agent is NULL")))?;
-    let runtime = Arc::clone(agent.agent.runtime());
-    if runtime.is_poisoned() {
-        return Err(Failure(
-            ZMA_ERR_PANIC,
-            format!("{function}: {}", runtime.poisoned_message()),
-        ));
-    }
-    Ok(runtime)
 }
 
 /// The string behind a pointer argument.
@@ -250,7 +275,8 @@ unsafe fn str_arg<'a>(s: *const c_char, function: &str, what: &str) -> Result<&'
 /// returns NULL and, if `error_out` is not NULL, stores an owned message
 /// there (release it with `zma_string_free`); `zma_last_error()` has it too.
 /// Unknown keys, wrong types and impossible values fail with a message that
-/// names the key.
+/// names the key. The status code of the failure is not returned:
+/// `zma_agent_create` is the same with the status.
 ///
 /// # Safety
 /// `options_json` is NULL or a NUL-terminated string; `error_out` is NULL
@@ -264,34 +290,95 @@ pub unsafe extern "C" fn zma_agent_new(
         // SAFETY: the caller passes NULL or a writable `char *` slot.
         unsafe { *error_out = ptr::null_mut() };
     }
-    let mut created: *mut zma_agent = ptr::null_mut();
-    let status = boundary(|| {
-        let options = if options_json.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL and NUL-terminated by the caller's contract.
-            let text = unsafe { CStr::from_ptr(options_json) }.to_str().map_err(|e| {
+    const F: &str = "zma_agent_new";
+    // SAFETY: NULL or NUL-terminated, by the caller's contract.
+    let body = |_: &()| unsafe { create(F, options_json) };
+    // SAFETY: no subject to open.
+    let created = unsafe { entry(F, NoAgent, LastError::Set, body) };
+    match created {
+        Ok(agent) => agent,
+        Err(_) => {
+            if !error_out.is_null() {
+                let message = LAST_ERROR.with(|e| e.borrow().clone()).unwrap_or_default();
+                // SAFETY: checked non-NULL above; ownership of the string
+                // passes to the caller, who frees it with zma_string_free.
+                unsafe { *error_out = message.into_raw() };
+            }
+            ptr::null_mut()
+        }
+    }
+}
+
+/// Creates an agent from `options_json` (a JSON object; NULL or `"{}"` for
+/// all defaults; see C_API.md for the keys) and stores it in `*agent_out`,
+/// owned by the caller until `zma_agent_free`.
+///
+/// Returns `ZMA_OK`, or the status of the failure with `zma_last_error()`
+/// describing it: `ZMA_ERR_NULL` (`agent_out` is NULL; nothing is created),
+/// `ZMA_ERR_UTF8` (the options are not UTF-8), `ZMA_ERR_OPTIONS` (the
+/// options are not a JSON object, or an unknown key, a wrong type or an
+/// impossible value: the message names the key), `ZMA_ERR_IO` (the
+/// operating system refused something the agent needs: its epoll instance,
+/// its thread, a state directory that cannot be created or that another
+/// agent holds), `ZMA_ERR_PANIC`. `*agent_out` is set to NULL first, so it
+/// is NULL after any failure. The same as `zma_agent_new`, but with the
+/// status.
+///
+/// # Safety
+/// `options_json` is NULL or a NUL-terminated string; `agent_out` is NULL
+/// or points to writable storage for one `zma_agent *`.
+#[no_mangle]
+pub unsafe extern "C" fn zma_agent_create(
+    options_json: *const c_char,
+    agent_out: *mut *mut zma_agent,
+) -> c_int {
+    const F: &str = "zma_agent_create";
+    let body = |_: &()| {
+        if agent_out.is_null() {
+            return Err(Failure(ZMA_ERR_NULL, format!("{F}: agent_out is NULL")));
+        }
+        // SAFETY: non-NULL, and by the caller's contract writable storage
+        // for one `zma_agent *`.
+        unsafe { *agent_out = ptr::null_mut() };
+        // SAFETY: NULL or NUL-terminated, by the caller's contract.
+        let agent = unsafe { create(F, options_json) }?;
+        // SAFETY: as above; ownership of the agent passes to the caller,
+        // who frees it with zma_agent_free.
+        unsafe { *agent_out = agent };
+        Ok(())
+    };
+    // SAFETY: no subject to open.
+    status(unsafe { entry(F, NoAgent, LastError::Set, body) })
+}
+
+/// The body of `zma_agent_new` and `zma_agent_create`: a new agent from the
+/// options, owned by the caller.
+///
+/// # Safety
+/// `options_json` is NULL or a NUL-terminated string.
+unsafe fn create(function: &str, options_json: *const c_char) -> Result<*mut zma_agent, Failure> {
+    let options = if options_json.is_null() {
+        None
+    } else {
+        // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+        let text = unsafe { CStr::from_ptr(options_json) }
+            .to_str()
+            .map_err(|e| {
                 Failure(
                     ZMA_ERR_UTF8,
-                    format!("zma_agent_new: options are not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+                    format!(
+                        "{function}: options are not valid UTF-8 (invalid byte at offset {})",
+                        e.valid_up_to()
+                    ),
                 )
             })?;
-            Some(text)
-        };
-        let env = |var: &str| std::env::var(var).ok();
-        let options = parse_options(options, &env, &random_id)
-            .map_err(|e| Failure(ZMA_ERR_OPTIONS, e.to_string()))?;
-        let agent = Agent::new(options).map_err(Failure::from)?;
-        created = Box::into_raw(Box::new(zma_agent { agent }));
-        Ok(())
-    });
-    if status != ZMA_OK && !error_out.is_null() {
-        let message = LAST_ERROR.with(|e| e.borrow().clone()).unwrap_or_default();
-        // SAFETY: checked non-NULL above; ownership of the string passes to
-        // the caller, who frees it with zma_string_free.
-        unsafe { *error_out = message.into_raw() };
-    }
-    created
+        Some(text)
+    };
+    let env = |var: &str| std::env::var(var).ok();
+    let options = parse_options(options, &env, &random_id)
+        .map_err(|e| Failure(ZMA_ERR_OPTIONS, e.to_string()))?;
+    let agent = Agent::new(options).map_err(Failure::from)?;
+    Ok(Box::into_raw(Box::new(zma_agent { agent })))
 }
 
 /// Destroys an agent: stops its thread, stops every node it supervises
@@ -300,17 +387,22 @@ pub unsafe extern "C" fn zma_agent_new(
 /// used by other threads during or after this call.
 ///
 /// # Safety
-/// `agent` is NULL or an agent from `zma_agent_new` not yet freed, which no
-/// other thread uses during or after this call.
+/// `agent` is NULL or an agent from `zma_agent_create` or `zma_agent_new`
+/// not yet freed, which no other thread uses during or after this call.
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_free(agent: *mut zma_agent) {
-    if agent.is_null() {
-        return;
-    }
-    // SAFETY: non-NULL and, by contract, from zma_agent_new and not yet
-    // freed; we take back the ownership given out there.
-    let boxed = unsafe { Box::from_raw(agent) };
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(boxed)));
+    let body = |_: &()| {
+        if agent.is_null() {
+            return Ok(());
+        }
+        // SAFETY: non-NULL and, by contract, from zma_agent_create or
+        // zma_agent_new and not yet freed; we take back the ownership given
+        // out there.
+        drop(unsafe { Box::from_raw(agent) });
+        Ok(())
+    };
+    // SAFETY: no subject to open.
+    let _ = unsafe { entry("zma_agent_free", NoAgent, LastError::Keep, body) };
 }
 
 // ---- callbacks ------------------------------------------------------------------
@@ -338,20 +430,24 @@ fn event_sink(callback: zma_event_fn, user_data: *mut c_void) -> Option<crate::r
     }))
 }
 
-fn set_event_callback(
+/// The body of the `zma_agent_set_*_callback` functions for events.
+///
+/// # Safety
+/// As for `zma_agent_set_response_callback`.
+unsafe fn set_event_callback(
     agent: *mut zma_agent,
     function: &str,
     callback: zma_event_fn,
     user_data: *mut c_void,
     pick: fn(&mut crate::runtime::Callbacks) -> &mut Option<crate::runtime::EventSink>,
 ) -> c_int {
-    let body = |rt: &Runtime| {
+    let body = |rt: &Arc<Runtime>| {
         let sink = event_sink(callback, user_data);
         rt.set_callbacks(|c| *pick(c) = sink);
         Ok(())
     };
     // SAFETY: NULL or live, by the caller's contract.
-    status(unsafe { with_runtime(agent, function, body) })
+    status(unsafe { entry(function, agent.cast_const(), LastError::Set, body) })
 }
 
 /// Sets (or, with NULL, unsets) the callback for every `*_response` event
@@ -377,13 +473,16 @@ pub unsafe extern "C" fn zma_agent_set_response_callback(
     callback: zma_event_fn,
     user_data: *mut c_void,
 ) -> c_int {
-    set_event_callback(
-        agent,
-        "zma_agent_set_response_callback",
-        callback,
-        user_data,
-        |c| &mut c.response,
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        set_event_callback(
+            agent,
+            "zma_agent_set_response_callback",
+            callback,
+            user_data,
+            |c| &mut c.response,
+        )
+    }
 }
 
 /// Sets (or unsets) the callback for every `notify_*` event bound for the
@@ -397,13 +496,16 @@ pub unsafe extern "C" fn zma_agent_set_notification_callback(
     callback: zma_event_fn,
     user_data: *mut c_void,
 ) -> c_int {
-    set_event_callback(
-        agent,
-        "zma_agent_set_notification_callback",
-        callback,
-        user_data,
-        |c| &mut c.notification,
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        set_event_callback(
+            agent,
+            "zma_agent_set_notification_callback",
+            callback,
+            user_data,
+            |c| &mut c.notification,
+        )
+    }
 }
 
 /// Sets (or unsets) the callback for everything else the agent sends: node
@@ -418,13 +520,16 @@ pub unsafe extern "C" fn zma_agent_set_publish_callback(
     callback: zma_event_fn,
     user_data: *mut c_void,
 ) -> c_int {
-    set_event_callback(
-        agent,
-        "zma_agent_set_publish_callback",
-        callback,
-        user_data,
-        |c| &mut c.publish,
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        set_event_callback(
+            agent,
+            "zma_agent_set_publish_callback",
+            callback,
+            user_data,
+            |c| &mut c.publish,
+        )
+    }
 }
 
 /// Sets (or unsets) the callback for log lines.
@@ -437,7 +542,7 @@ pub unsafe extern "C" fn zma_agent_set_log_callback(
     callback: zma_log_fn,
     user_data: *mut c_void,
 ) -> c_int {
-    let body = |rt: &Runtime| {
+    let body = |rt: &Arc<Runtime>| {
         let sink: Option<crate::runtime::LogSink> = callback.map(|callback| {
             let user_data = UserData(user_data);
             Arc::new(move |level: LogLevel, message: &str| {
@@ -452,7 +557,14 @@ pub unsafe extern "C" fn zma_agent_set_log_callback(
         Ok(())
     };
     // SAFETY: NULL or live, by the caller's contract.
-    status(unsafe { with_runtime(agent, "zma_agent_set_log_callback", body) })
+    status(unsafe {
+        entry(
+            "zma_agent_set_log_callback",
+            agent.cast_const(),
+            LastError::Set,
+            body,
+        )
+    })
 }
 
 // ---- events -----------------------------------------------------------------------
@@ -472,14 +584,14 @@ pub unsafe extern "C" fn zma_agent_handle_request(
     event_json: *const c_char,
 ) -> c_int {
     const F: &str = "zma_agent_handle_request";
-    let body = |rt: &Runtime| {
+    let body = |rt: &Arc<Runtime>| {
         // SAFETY: NULL or NUL-terminated, by the caller's contract.
         let json = unsafe { str_arg(event_json, F, "event_json") }?;
         // Size, then UTF-8, then JSON: checked in that order inside.
         rt.handle_request(json.to_bytes()).map_err(Failure::from)
     };
     // SAFETY: NULL or live, by the caller's contract.
-    status(unsafe { with_runtime(agent, F, body) })
+    status(unsafe { entry(F, agent.cast_const(), LastError::Set, body) })
 }
 
 // ---- polled mode --------------------------------------------------------------------
@@ -493,9 +605,9 @@ pub unsafe extern "C" fn zma_agent_handle_request(
 /// `agent` is NULL or a live agent.
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_poll(agent: *mut zma_agent, now_ms: u64) -> c_int {
-    let body = |rt: &Runtime| rt.poll(now_ms).map_err(Failure::from);
+    let body = |rt: &Arc<Runtime>| rt.poll(now_ms).map_err(Failure::from);
     // SAFETY: NULL or live, by the caller's contract.
-    status(unsafe { with_runtime(agent, "zma_agent_poll", body) })
+    status(unsafe { entry("zma_agent_poll", agent.cast_const(), LastError::Set, body) })
 }
 
 /// Polled mode: the absolute time (in the `now_ms` clock) of the next
@@ -507,13 +619,13 @@ pub unsafe extern "C" fn zma_agent_poll(agent: *mut zma_agent, now_ms: u64) -> c
 /// `agent` is NULL or a live agent.
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_next_timeout_ms(agent: *const zma_agent) -> i64 {
-    let body = |rt: &Runtime| {
+    let body = |rt: &Arc<Runtime>| {
         Ok(rt
             .next_timeout_ms()
             .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX)))
     };
     // SAFETY: NULL or live, by the caller's contract.
-    unsafe { with_runtime(agent, "zma_agent_next_timeout_ms", body) }.unwrap_or(-1)
+    unsafe { entry("zma_agent_next_timeout_ms", agent, LastError::Set, body) }.unwrap_or(-1)
 }
 
 /// Polled mode: a descriptor that is readable exactly when `zma_agent_poll`
@@ -526,9 +638,9 @@ pub unsafe extern "C" fn zma_agent_next_timeout_ms(agent: *const zma_agent) -> i
 /// `agent` is NULL or a live agent.
 #[no_mangle]
 pub unsafe extern "C" fn zma_agent_fd(agent: *const zma_agent) -> c_int {
-    let body = |rt: &Runtime| Ok(rt.fd().unwrap_or(-1));
+    let body = |rt: &Arc<Runtime>| Ok(rt.fd().unwrap_or(-1));
     // SAFETY: NULL or live, by the caller's contract.
-    unsafe { with_runtime(agent, "zma_agent_fd", body) }.unwrap_or(-1)
+    unsafe { entry("zma_agent_fd", agent, LastError::Set, body) }.unwrap_or(-1)
 }
 
 // ---- diagnostics and strings -----------------------------------------------------------
@@ -546,7 +658,7 @@ pub unsafe extern "C" fn zma_agent_state_json(
     json_out: *mut *mut c_char,
 ) -> c_int {
     const F: &str = "zma_agent_state_json";
-    let body = |rt: &Runtime| {
+    let body = |rt: &Arc<Runtime>| {
         if json_out.is_null() {
             return Err(Failure(ZMA_ERR_NULL, format!("{F}: json_out is NULL")));
         }
@@ -556,16 +668,17 @@ pub unsafe extern "C" fn zma_agent_state_json(
         Ok(())
     };
     // SAFETY: NULL or live, by the caller's contract.
-    status(unsafe { with_runtime(agent, F, body) })
+    status(unsafe { entry(F, agent, LastError::Set, body) })
 }
 
 /// The message of the last failed call on this thread, or NULL after a
 /// successful one. Valid until the next call on this thread; do not free.
 #[no_mangle]
 pub extern "C" fn zma_last_error() -> *const c_char {
-    contained(ptr::null(), || {
-        LAST_ERROR.with(|e| e.borrow().as_ref().map_or(ptr::null(), |s| s.as_ptr()))
-    })
+    let body =
+        |_: &()| Ok(LAST_ERROR.with(|e| e.borrow().as_ref().map_or(ptr::null(), |s| s.as_ptr())));
+    // SAFETY: no subject to open.
+    unsafe { entry("zma_last_error", NoAgent, LastError::Keep, body) }.unwrap_or(ptr::null())
 }
 
 /// Frees a string the library returned through a `char **`. NULL is fine.
@@ -574,16 +687,20 @@ pub extern "C" fn zma_last_error() -> *const c_char {
 /// `s` is NULL or a string this library returned and not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn zma_string_free(s: *mut c_char) {
-    if !s.is_null() {
-        contained((), || {
-            // SAFETY: by contract a string this library handed out with
-            // CString::into_raw, not freed before.
-            drop(unsafe { CString::from_raw(s) });
-        });
-    }
+    let body = |_: &()| {
+        if s.is_null() {
+            return Ok(());
+        }
+        // SAFETY: non-NULL and, by contract, a string this library handed
+        // out with CString::into_raw, not freed before.
+        drop(unsafe { CString::from_raw(s) });
+        Ok(())
+    };
+    // SAFETY: no subject to open.
+    let _ = unsafe { entry("zma_string_free", NoAgent, LastError::Keep, body) };
 }
 
-/// The library version, e.g. `"0.1.0"`. Static; do not free.
+/// The library version, e.g. `"0.2.0"`. Static; do not free.
 #[no_mangle]
 pub extern "C" fn zma_version() -> *const c_char {
     static VERSION: &CStr =
@@ -591,14 +708,26 @@ pub extern "C" fn zma_version() -> *const c_char {
             Ok(v) => v,
             Err(_) => c"unknown",
         };
-    contained(ptr::null(), || VERSION.as_ptr())
+    // SAFETY: no subject to open.
+    unsafe {
+        entry("zma_version", NoAgent, LastError::Keep, |_: &()| {
+            Ok(VERSION.as_ptr())
+        })
+    }
+    .unwrap_or(ptr::null())
 }
 
 /// The ABI version the library implements (`ZMA_ABI_VERSION` it was built
 /// with).
 #[no_mangle]
 pub extern "C" fn zma_abi_version() -> u32 {
-    contained(ZMA_ABI_VERSION, || ZMA_ABI_VERSION)
+    // SAFETY: no subject to open.
+    unsafe {
+        entry("zma_abi_version", NoAgent, LastError::Keep, |_: &()| {
+            Ok(ZMA_ABI_VERSION)
+        })
+    }
+    .unwrap_or(ZMA_ABI_VERSION)
 }
 
 /// Test hook: the agent's next engine call panics, to prove that the

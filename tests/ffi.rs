@@ -40,6 +40,10 @@ fn new_agent(options: &str) -> *mut zma_agent {
     agent
 }
 
+/// Held by the tests creating an agent with the default options: its
+/// process supervisor locks the default state directory.
+static DEFAULT_STATE_DIR: Mutex<()> = Mutex::new(());
+
 const POLLED_HOST: &str = r#"{"name": "instance-1", "mode": "polled", "dialect": "zeek7", "encoding": "plain",
     "supervisor": {"kind": "host"}, "state_dir": "/tmp/zma-ffi-tests"}"#;
 
@@ -216,9 +220,11 @@ fn null_pointers_are_refused_everywhere() {
         zma_agent_free(ptr::null_mut());
         zma_string_free(ptr::null_mut());
         // NULL options mean all defaults; NULL error_out is fine.
+        let default_state_dir = DEFAULT_STATE_DIR.lock().unwrap();
         let defaults = zma_agent_new(ptr::null(), ptr::null_mut());
         assert!(!defaults.is_null());
         zma_agent_free(defaults);
+        drop(default_state_dir);
         // Unsetting callbacks with NULL is allowed.
         assert_eq!(
             zma_agent_set_response_callback(agent, None, ptr::null_mut()),
@@ -861,4 +867,156 @@ fn a_callback_may_replace_itself() {
     assert_eq!(statuses, (ZMA_OK, ZMA_OK));
     assert_eq!(rec.responses().len(), 2);
     unsafe { zma_agent_free(agent) };
+}
+
+/// `zma_agent_create` with a fresh out-pointer slot holding a marker: the
+/// status, the slot afterwards, and `zma_last_error()`.
+fn create(options: Option<&[u8]>) -> (c_int, *mut zma_agent, Option<String>) {
+    let options = options.map(|o| CString::new(o).unwrap());
+    let marker = 0x1 as *mut zma_agent; // never a real agent: not aligned
+    let mut out = marker;
+    let options_ptr = options.as_ref().map_or(ptr::null(), |o| o.as_ptr());
+    // SAFETY: NULL or a valid C string, and a writable slot.
+    let status = unsafe { zma_agent_create(options_ptr, &mut out) };
+    assert_ne!(out, marker, "*agent_out is written on success and failure");
+    (status, out, last_error())
+}
+
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zma-ffi-create-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn agent_create_returns_the_agent_and_ok() {
+    let (status, agent, message) = create(Some(POLLED_HOST.as_bytes()));
+    assert_eq!(status, ZMA_OK);
+    assert!(!agent.is_null());
+    assert_eq!(message, None, "zma_last_error() is NULL after success");
+    // A working agent, freed as any other.
+    assert_eq!(handle(agent, &welcome("w")), ZMA_OK);
+    unsafe { zma_agent_free(agent) };
+}
+
+#[test]
+fn agent_create_with_null_options_gives_the_defaults() {
+    let default_state_dir = DEFAULT_STATE_DIR.lock().unwrap();
+    let (status, agent, message) = create(None);
+    assert_eq!(status, ZMA_OK, "{message:?}");
+    assert!(!agent.is_null());
+    let mut json: *mut c_char = ptr::null_mut();
+    assert_eq!(unsafe { zma_agent_state_json(agent, &mut json) }, ZMA_OK);
+    let state = unsafe { CStr::from_ptr(json) }
+        .to_string_lossy()
+        .into_owned();
+    unsafe { zma_string_free(json) };
+    assert!(state.contains(r#""dialect":"seed""#), "{state}");
+    unsafe { zma_agent_free(agent) };
+    drop(default_state_dir);
+}
+
+#[test]
+fn agent_create_with_a_null_out_pointer_is_null_and_creates_nothing() {
+    let options = cs(POLLED_HOST);
+    // SAFETY: a valid C string; a NULL out pointer is allowed.
+    let status = unsafe { zma_agent_create(options.as_ptr(), ptr::null_mut()) };
+    assert_eq!(status, ZMA_ERR_NULL);
+    assert_eq!(
+        last_error().as_deref(),
+        Some("zma_agent_create: agent_out is NULL")
+    );
+    // Not even bad options are looked at.
+    let bad = cs("{");
+    assert_eq!(
+        unsafe { zma_agent_create(bad.as_ptr(), ptr::null_mut()) },
+        ZMA_ERR_NULL
+    );
+}
+
+#[test]
+fn agent_create_refuses_bad_options_with_their_status_and_a_null_agent() {
+    // Not JSON: the options as a whole are refused.
+    let (status, agent, message) = create(Some(b"{\"mode\": "));
+    assert_eq!(status, ZMA_ERR_OPTIONS);
+    assert!(agent.is_null(), "*agent_out is NULL after a failure");
+    let message = message.unwrap();
+    assert!(message.starts_with("options: not JSON"), "{message}");
+    // Not an object.
+    let (status, agent, message) = create(Some(b"[]"));
+    assert_eq!(status, ZMA_ERR_OPTIONS);
+    assert!(agent.is_null());
+    assert!(message.unwrap().starts_with("options"));
+    // A refused option: the message names the key, as zma_agent_new's.
+    let (status, agent, message) = create(Some(br#"{"mode": "sideways"}"#));
+    assert_eq!(status, ZMA_ERR_OPTIONS);
+    assert!(agent.is_null());
+    assert_eq!(
+        message.as_deref(),
+        Some("option 'mode': 'sideways' is not one of threaded, polled")
+    );
+    let (status, agent, _) = create(Some(br#"{"no_such_key": 1}"#));
+    assert_eq!(status, ZMA_ERR_OPTIONS);
+    assert!(agent.is_null());
+    // Not UTF-8.
+    let (status, agent, message) = create(Some(&[b'{', 0xc3, 0x28, b'}']));
+    assert_eq!(status, ZMA_ERR_UTF8);
+    assert!(agent.is_null());
+    assert_eq!(
+        message.as_deref(),
+        Some("zma_agent_create: options are not valid UTF-8 (invalid byte at offset 1)")
+    );
+    // Success afterwards clears the message.
+    let (status, agent, message) = create(Some(POLLED_HOST.as_bytes()));
+    assert_eq!((status, message), (ZMA_OK, None));
+    unsafe { zma_agent_free(agent) };
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "the process supervisor spawns processes")]
+fn agent_create_reports_a_state_directory_it_cannot_use_as_io() {
+    let dir = scratch_dir("state");
+    // One that cannot be created: below a regular file.
+    let file = dir.join("file");
+    std::fs::write(&file, b"").unwrap();
+    let options = format!(
+        r#"{{"mode": "polled", "state_dir": "{}"}}"#,
+        file.join("state").display()
+    );
+    let (status, agent, message) = create(Some(options.as_bytes()));
+    assert_eq!(status, ZMA_ERR_IO, "{message:?}");
+    assert!(agent.is_null());
+    let message = message.unwrap();
+    assert!(
+        message.starts_with("cannot create the agent's process supervisor"),
+        "{message}"
+    );
+    // One that another agent holds.
+    let options = format!(
+        r#"{{"mode": "polled", "state_dir": "{}"}}"#,
+        dir.join("held").display()
+    );
+    let (status, holder, message) = create(Some(options.as_bytes()));
+    assert_eq!(status, ZMA_OK, "{message:?}");
+    let (status, agent, message) = create(Some(options.as_bytes()));
+    assert_eq!(status, ZMA_ERR_IO, "{message:?}");
+    assert!(agent.is_null());
+    let message = message.unwrap();
+    assert!(message.contains("is in use by another agent"), "{message}");
+    // zma_agent_new fails the same way, with the same message.
+    let c_options = cs(&options);
+    let mut error: *mut c_char = ptr::null_mut();
+    assert!(unsafe { zma_agent_new(c_options.as_ptr(), &mut error) }.is_null());
+    let from_new = unsafe { CStr::from_ptr(error) }
+        .to_string_lossy()
+        .into_owned();
+    unsafe { zma_string_free(error) };
+    assert_eq!(from_new, message);
+    unsafe { zma_agent_free(holder) };
+    // Free again once the holder is gone.
+    let (status, agent, message) = create(Some(options.as_bytes()));
+    assert_eq!(status, ZMA_OK, "{message:?}");
+    unsafe { zma_agent_free(agent) };
+    let _ = std::fs::remove_dir_all(&dir);
 }

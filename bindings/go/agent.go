@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -35,37 +34,29 @@ type Agent struct {
 	wakers    wakers // Run loops to wake on Close
 }
 
-// New creates an agent (zma_agent_new). Failures are an *Error matching
-// ErrOptions for a refused option, else ErrIO (e.g. a state directory that
-// cannot be made).
+// New creates an agent (zma_agent_create). A failure is an *Error with the
+// status code zma_agent_create returned and the library's message:
+// ErrOptions for a refused option (the message names the key), ErrIO for
+// what the operating system refused (a state directory that cannot be
+// created or that another agent holds), ErrPanic for a caught panic.
 func New(opts Options) (*Agent, error) {
 	text, err := opts.optionsJSON()
 	if err != nil {
 		return nil, err
 	}
+	return create(opts, text)
+}
+
+// create makes the agent of opts from its options JSON.
+func create(opts Options, text []byte) (*Agent, error) {
 	cOptions := cString(string(text))
 	defer freeCString(cOptions)
-	var message *C.char
+	var ptr *C.zma_agent
 	gcStressPoint()
-	ptr := C.zma_agent_new(cOptions, &message)
+	err := call(func() C.int { return C.zma_agent_create(cOptions, &ptr) })
 	gcStressPoint()
-	if ptr == nil {
-		reason := "zma_agent_new failed"
-		if message != nil {
-			reason = C.GoString(message)
-			C.zma_string_free(message)
-		}
-		// zma_agent_new reports a message, not a status: options are
-		// refused with "option '<key>' ...", a caught panic says so, and
-		// everything else is the operating system refusing (ErrIO).
-		code := statusIO
-		switch {
-		case strings.HasPrefix(reason, "option"):
-			code = statusOptions
-		case strings.Contains(reason, "panic"):
-			code = statusPanic
-		}
-		return nil, newError(code, reason)
+	if err != nil {
+		return nil, err
 	}
 	mode := opts.Mode
 	if mode == "" {

@@ -2,6 +2,8 @@ package zeekagent
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -95,4 +97,73 @@ func TestRefusedOptions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// expectCreationError checks that err is the *Error of the status code
+// want stands for, matching no other sentinel, with the library's message.
+func expectCreationError(t *testing.T, err error, want error, code int, mention string) {
+	t.Helper()
+	var typed *Error
+	if !errors.As(err, &typed) {
+		t.Fatalf("not an *Error: %#v", err)
+	}
+	if typed.Code != code || !errors.Is(err, want) {
+		t.Fatalf("got code %d (%v), want %d (%v)", typed.Code, err, code, want)
+	}
+	for _, other := range []error{ErrNull, ErrUTF8, ErrJSON, ErrEvent, ErrState, ErrOptions, ErrIO, ErrPanic, ErrLimit} {
+		if other != want && errors.Is(err, other) {
+			t.Fatalf("%v also matches %v", err, other)
+		}
+	}
+	if typed.Message != err.Error() || !strings.Contains(typed.Message, mention) {
+		t.Fatalf("message %q does not mention %q", typed.Message, mention)
+	}
+}
+
+// New maps the status of zma_agent_create, not words of its message: the
+// state directories are named so that their messages would pass for an
+// option or a panic.
+func TestCreationErrorsByStatus(t *testing.T) {
+	t.Run("bad option", func(t *testing.T) {
+		_, err := New(Options{Mode: "sideways", StateDir: t.TempDir()})
+		expectCreationError(t, err, ErrOptions, statusOptions, "option 'mode': 'sideways' is not one of threaded, polled")
+	})
+	t.Run("bad JSON", func(t *testing.T) {
+		for _, text := range []string{`{"mode": `, `[1, 2]`, `nonsense`} {
+			_, err := create(Options{}, []byte(text))
+			expectCreationError(t, err, ErrOptions, statusOptions, "options")
+		}
+	})
+	t.Run("state directory cannot be created", func(t *testing.T) {
+		blocker := filepath.Join(t.TempDir(), "option-panic")
+		if err := os.WriteFile(blocker, []byte("a file, not a directory"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(blocker, "state")
+		_, err := New(Options{Mode: Polled, StateDir: dir})
+		expectCreationError(t, err, ErrIO, statusIO, dir)
+		if !strings.HasPrefix(err.Error(), "cannot create the agent's process supervisor") {
+			t.Fatalf("message %q", err)
+		}
+	})
+	t.Run("state directory in use by another agent", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "options-panic")
+		holder, err := New(Options{Mode: Polled, StateDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = New(Options{Mode: Polled, StateDir: dir})
+		expectCreationError(t, err, ErrIO, statusIO, "is in use by another agent")
+		if !strings.Contains(err.Error(), dir) {
+			t.Fatalf("message %q does not name %s", err, dir)
+		}
+		if err := holder.Close(); err != nil {
+			t.Fatal(err)
+		}
+		again, err := New(Options{Mode: Polled, StateDir: dir})
+		if err != nil {
+			t.Fatalf("after the holder closed: %v", err)
+		}
+		_ = again.Close()
+	})
 }

@@ -77,7 +77,7 @@ type SupervisorOptions struct {
 	Port    uint16
 }
 
-// optionsJSON renders the options object for zma_agent_new.
+// optionsJSON renders the options object for zma_agent_create.
 func (o *Options) optionsJSON() ([]byte, error) {
 	m := map[string]any{}
 	put := func(key string, value any, set bool) {

@@ -148,11 +148,12 @@ int main(void)
              " \"encoding\": \"plain\", \"supervisor\": {\"kind\": \"host\"}, \"state_dir\": \"%s\"}",
              state_dir);
 
-    char *error = NULL;
-    zma_agent *agent = zma_agent_new(options, &error);
-    if (!agent) {
-        fprintf(stderr, "zma_agent_new: %s\n", error);
-        zma_string_free(error);
+    zma_agent *agent = NULL;
+    int rc = zma_agent_create(options, &agent);
+    if (rc != ZMA_OK) {
+        /* The status says what failed (ZMA_ERR_OPTIONS, ZMA_ERR_IO, ...),
+         * the message how; agent is NULL. */
+        fprintf(stderr, "zma_agent_create (%d): %s\n", rc, zma_last_error());
         return 1;
     }
     printf("zeek-mgmt-agent %s (ABI %u), polled mode, fd %d\n",

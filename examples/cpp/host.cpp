@@ -35,12 +35,10 @@ class Agent {
 public:
     explicit Agent(const std::string& options_json) : handlers_(std::make_unique<Handlers>())
     {
-        char* error = nullptr;
-        agent_ = zma_agent_new(options_json.c_str(), &error);
-        if (!agent_) {
-            std::string message = error ? error : "unknown error";
-            zma_string_free(error);
-            throw Error(ZMA_ERR_OPTIONS, message);
+        int status = zma_agent_create(options_json.c_str(), &agent_);
+        if (status != ZMA_OK) {  // ZMA_ERR_OPTIONS, ZMA_ERR_IO, ...; agent_ is NULL
+            const char* message = zma_last_error();
+            throw Error(status, message ? message : "unknown error");
         }
     }
     ~Agent() { zma_agent_free(agent_); }

@@ -92,6 +92,54 @@ def test_a_refused_option_raises_options_error_naming_the_key(options: Dict[str,
     assert caught.value.message == message
 
 
+# ---- creation: the status of zma_agent_create picks the class -------------
+
+
+def test_options_that_are_not_json_raise_options_error() -> None:
+    # json.dumps writes NaN, which JSON does not have: the library refuses
+    # the options as a whole.
+    with pytest.raises(OptionsError) as caught:
+        Agent(mode="polled", request_timeout_ms=float("nan"))
+    assert type(caught.value) is OptionsError and caught.value.status == -6
+    assert caught.value.message.startswith("options: not JSON"), caught.value.message
+
+
+def test_creating_with_options_that_are_not_json_raises_options_error() -> None:
+    # The raw C call, with text no keyword argument can produce.
+    from zeek_mgmt_agent import _raw
+    from zeek_mgmt_agent.agent import _create
+
+    for text in (b'{"mode": ', b"[1, 2]", b"nonsense"):
+        with pytest.raises(OptionsError) as caught:
+            _create(_raw.library(), text)
+        assert caught.value.status == -6
+        assert caught.value.message.startswith("options"), caught.value.message
+
+
+def test_a_state_directory_that_cannot_be_created_raises_agent_io_error(tmp_path: Path) -> None:
+    # Named so that no word of the message could pass for an option or a
+    # panic: the class comes from the status code.
+    blocker = tmp_path / "option-panic"
+    blocker.write_text("a file, not a directory")
+    with pytest.raises(AgentIOError) as caught:
+        Agent(mode="polled", state_dir=str(blocker / "state"))
+    assert type(caught.value) is AgentIOError and caught.value.status == -7
+    assert caught.value.message.startswith("cannot create the agent's process supervisor"), caught.value.message
+    assert str(blocker / "state") in caught.value.message
+
+
+def test_a_state_directory_in_use_by_another_agent_raises_agent_io_error(tmp_path: Path) -> None:
+    state_dir = tmp_path / "options-panic"
+    with Agent(mode="polled", state_dir=str(state_dir)):
+        with pytest.raises(AgentIOError) as caught:
+            Agent(mode="polled", state_dir=str(state_dir))
+        assert type(caught.value) is AgentIOError and caught.value.status == -7
+        assert "is in use by another agent" in caught.value.message, caught.value.message
+        assert str(state_dir) in caught.value.message
+    # Free again once the first agent is closed.
+    Agent(mode="polled", state_dir=str(state_dir)).close()
+
+
 # ---- input --------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ checks the declarations themselves against the header)."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import subprocess
@@ -59,3 +60,17 @@ def test_a_missing_library_raises_library_not_found_naming_the_path(tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"LibraryNotFound: {missing} does not exist"), done.stdout
+
+
+def test_a_library_without_a_declared_function_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An older library (before 0.2.0 there was no zma_agent_create) is not
+    # loaded half-declared: it is refused, naming what it lacks.
+    lib = _raw.library()
+    signatures = dict(_raw.SIGNATURES)
+    signatures["zma_not_in_this_library"] = (ctypes.c_int, [])
+    monkeypatch.setattr(_raw, "SIGNATURES", signatures)
+    with pytest.raises(_raw.LibraryNotFound) as caught:
+        _raw._declare(lib, Path("/some/libzeek_mgmt_agent.so"))
+    message = str(caught.value)
+    assert "/some/libzeek_mgmt_agent.so has no zma_not_in_this_library" in message
+    assert _raw.MINIMUM_VERSION in message

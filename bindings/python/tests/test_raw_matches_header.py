@@ -32,6 +32,7 @@ C_TYPES: Dict[str, Any] = {
     "void *": ctypes.c_void_p,
     "zma_agent *": ctypes.c_void_p,
     "const zma_agent *": ctypes.c_void_p,
+    "zma_agent **": ctypes.POINTER(ctypes.c_void_p),
     "zma_event_fn": _raw.EVENT_FN,
     "zma_log_fn": _raw.LOG_FN,
 }

@@ -31,7 +31,7 @@ from .errors import (
 )
 from .types import NOTIFICATION, PUBLISH, RESPONSE, Event, LogRecord, NodeStatus, Result
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def library_version() -> str:

@@ -59,6 +59,7 @@ LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
 #: handed back to ``zma_string_free``; ``zma_last_error`` and ``zma_version``
 #: return borrowed strings (``c_char_p`` copies them).
 SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
+    "zma_agent_create": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(AgentPointer)]),
     "zma_agent_new": (AgentPointer, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]),
     "zma_agent_free": (None, [AgentPointer]),
     "zma_agent_set_response_callback": (ctypes.c_int, [AgentPointer, EVENT_FN, ctypes.c_void_p]),
@@ -83,6 +84,10 @@ _BUNDLED_DIR = Path(__file__).resolve().parent / "_native"
 #: maturin names the bundled cdylib after the module it would be (``_native``).
 _BUNDLED_NAME = "lib_native.so"
 
+#: The oldest library with every function of :data:`SIGNATURES`
+#: (``zma_agent_create`` came with 0.2.0).
+MINIMUM_VERSION = "0.2.0"
+
 _lock = threading.Lock()
 _library: Optional[ctypes.CDLL] = None
 
@@ -99,9 +104,14 @@ def library_path() -> Path:
     return _BUNDLED_DIR / _BUNDLED_NAME
 
 
-def _declare(lib: ctypes.CDLL) -> None:
+def _declare(lib: ctypes.CDLL, path: Path) -> None:
     for name, (restype, argtypes) in SIGNATURES.items():
-        function = getattr(lib, name)
+        try:
+            function = getattr(lib, name)
+        except AttributeError as error:
+            raise LibraryNotFound(
+                f"{path} has no {name}: this package needs libzeek_mgmt_agent {MINIMUM_VERSION} or later"
+            ) from error
         function.restype = restype
         function.argtypes = argtypes
 
@@ -124,7 +134,7 @@ def library() -> ctypes.CDLL:
             lib = ctypes.CDLL(str(path))
         except OSError as error:
             raise LibraryNotFound(f"cannot load {path}: {error}") from error
-        _declare(lib)
+        _declare(lib, path)
         abi = lib.zma_abi_version()
         if abi != ZMA_ABI_VERSION:
             raise LibraryNotFound(

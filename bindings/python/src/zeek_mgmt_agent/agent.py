@@ -52,12 +52,9 @@ from . import _broker, _raw
 from ._gate import Gate
 from .errors import (
     AgentError,
-    AgentIOError,
     ClosedError,
     EventError,
     JsonError,
-    OptionsError,
-    PanicError,
     StateError,
     TimeoutError,
     check,
@@ -258,13 +255,15 @@ def _option_value(value: Any) -> Any:
     raise TypeError(f"an option value cannot be a {type(value).__name__}")
 
 
-def _creation_error(message: str) -> AgentError:
-    """``zma_agent_new`` reports no status code: its message says which."""
-    if message.startswith("option"):
-        return OptionsError(message)
-    if "panic" in message:
-        return PanicError(message)
-    return AgentIOError(message)
+def _create(lib: Any, options_json: bytes) -> int:
+    """A new agent (``zma_agent_create``), as its pointer; a failure raises
+    the exception of its status code with the library's message."""
+    created = _raw.AgentPointer()
+    status = lib.zma_agent_create(options_json, ctypes.byref(created))
+    check(status)
+    if not created.value:  # ZMA_OK always comes with an agent
+        raise AgentError("zma_agent_create returned ZMA_OK without an agent")
+    return created.value
 
 
 class Agent:
@@ -272,8 +271,11 @@ class Agent:
 
     ``Agent(**options)`` takes the options of C_API.md as keyword arguments
     (``name``, ``dialect``, ``encoding``, ``mode``, ``state_dir``,
-    ``supervisor={...}``, ...); a refused option raises
-    :class:`~zeek_mgmt_agent.errors.OptionsError` naming the key.
+    ``supervisor={...}``, ...); a refused option (or options that are not
+    JSON) raises :class:`~zeek_mgmt_agent.errors.OptionsError` naming the
+    key, a state directory that cannot be created or that another agent
+    holds :class:`~zeek_mgmt_agent.errors.AgentIOError`: the exception of
+    the status code ``zma_agent_create`` returned, with its message.
 
     Events the agent sends go to the callable registered for their channel
     (:attr:`on_response`, :attr:`on_notification`, :attr:`on_publish`), or,
@@ -285,12 +287,8 @@ class Agent:
 
     def __init__(self, **options: Any) -> None:
         lib = _raw.library()
-        error = ctypes.c_void_p()
         text = json.dumps(options, default=_option_value)
-        pointer = lib.zma_agent_new(text.encode("utf-8"), ctypes.byref(error))
-        if not pointer:
-            message = _raw.take_string(error) or _raw.last_error()
-            raise _creation_error(message)
+        pointer = _create(lib, text.encode("utf-8"))
         self._lib = lib
         self._id = next(_inbox_ids)
         self._gate = Gate(pointer, _Release(self._id))
