@@ -1,4 +1,4 @@
-//! The C ABI of `C_API.md`, and nothing else.
+//! The C ABI that `docs/c-api.md` documents, and nothing else.
 //!
 //! Conventions (after rustls-ffi):
 //! - `zma_agent *` is opaque; `zma_agent_create` (or `zma_agent_new`)
@@ -269,7 +269,7 @@ unsafe fn str_arg<'a>(s: *const c_char, function: &str, what: &str) -> Result<&'
 // ---- lifecycle ----------------------------------------------------------------
 
 /// Creates an agent from `options_json` (a JSON object; NULL or `"{}"` for
-/// all defaults; see C_API.md for the keys).
+/// all defaults; see docs/options.md for the keys).
 ///
 /// Returns the agent, owned by the caller until `zma_agent_free`. On failure
 /// returns NULL and, if `error_out` is not NULL, stores an owned message
@@ -310,7 +310,7 @@ pub unsafe extern "C" fn zma_agent_new(
 }
 
 /// Creates an agent from `options_json` (a JSON object; NULL or `"{}"` for
-/// all defaults; see C_API.md for the keys) and stores it in `*agent_out`,
+/// all defaults; see docs/options.md for the keys) and stores it in `*agent_out`,
 /// owned by the caller until `zma_agent_free`.
 ///
 /// Returns `ZMA_OK`, or the status of the failure with `zma_last_error()`
@@ -412,7 +412,7 @@ pub unsafe extern "C" fn zma_agent_free(agent: *mut zma_agent) {
 struct UserData(*mut c_void);
 
 // SAFETY: the pointer is never dereferenced here, only passed back to the
-// host's callback; C_API.md tells hosts that callbacks may run on the
+// host's callback; docs/c-api.md tells hosts that callbacks may run on the
 // agent's thread, so the host makes what it points to usable from there.
 unsafe impl Send for UserData {}
 // SAFETY: as above; shared references only copy the pointer value.
@@ -424,7 +424,7 @@ fn event_sink(callback: zma_event_fn, user_data: *mut c_void) -> Option<crate::r
     Some(Arc::new(move |topic: &str, json: &str| {
         let (topic, json) = (c_string(topic), c_string(json));
         let user_data = user_data;
-        // SAFETY: a host callback called as C_API.md documents; the strings
+        // SAFETY: a host callback called as docs/c-api.md documents; the strings
         // live until it returns.
         unsafe { callback(user_data.0, topic.as_ptr(), json.as_ptr()) };
     }))
@@ -647,7 +647,7 @@ pub unsafe extern "C" fn zma_agent_fd(agent: *const zma_agent) -> c_int {
 
 /// Stores a JSON snapshot of the agent's state in `*json_out` (owned by the
 /// caller; free with `zma_string_free`): name, dialect, config_id, nodes,
-/// pending_requests (see C_API.md).
+/// pending_requests (see docs/c-api.md).
 ///
 /// # Safety
 /// `agent` is NULL or a live agent; `json_out` is NULL or points to writable

@@ -1,4 +1,4 @@
-//! The agent options of `C_API.md`: a JSON object, every key optional.
+//! The agent options (`docs/options.md`): a JSON object, every key optional.
 //!
 //! Unknown keys (at any level, including keys that belong to the other
 //! supervisor kind), wrong types (numbers must be whole) and impossible

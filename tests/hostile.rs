@@ -8,9 +8,9 @@
 //! through to RUNNING, so that there is state to protect. Then the hostile
 //! input goes in, and the test checks the exact status, that
 //! `zma_last_error()` names the problem, and that a refused input changed
-//! nothing and emitted nothing (PROTOCOL.md, "Errors on input"); a
+//! nothing and emitted nothing (docs/protocol.md, "Limits and refusals"); a
 //! configuration refused by validation must be answered with failed results
-//! and leave the running configuration alone (AGENT_SEMANTICS.md).
+//! and leave the running configuration alone (docs/behaviour.md, "Validation").
 //!
 //! The inputs too big to commit (a 50 MB string, a 100,000-node
 //! configuration, a 64 MiB event) are `gen:` rows, built here at run time.

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Kind is the channel an event came out on (see C_API.md).
+// Kind is the channel an event came out on (see docs/c-api.md).
 type Kind int
 
 const (

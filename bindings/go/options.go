@@ -19,7 +19,7 @@ const (
 )
 
 // Options configure New. The zero value of a field means the library's
-// default (C_API.md, "Options"); Extra passes any other option key as is.
+// default (docs/options.md); Extra passes any other option key as is.
 type Options struct {
 	Name              string        // this agent's instance name
 	Dialect           string        // "seed" (default), "zeek5", "zeek6", "zeek7"

@@ -1,4 +1,4 @@
-//! The engine's settings: the subset of the agent options (`C_API.md`) that
+//! The engine's settings: the subset of the agent options (`docs/options.md`) that
 //! shape its behaviour. Reading the environment and parsing the options JSON
 //! is the shells' job; this is plain data with Zeek's defaults.
 

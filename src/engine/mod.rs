@@ -1,5 +1,5 @@
 //! The agent engine: a sans-I/O state machine carrying out every agent
-//! event with Zeek's semantics (see `AGENT_SEMANTICS.md`).
+//! event with Zeek's semantics (see `docs/behaviour.md`).
 //!
 //! The caller feeds [`Input`]s with the current [`Time`] to
 //! [`Engine::handle`] and carries out the returned [`Output`]s in order;

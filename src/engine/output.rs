@@ -3,7 +3,7 @@
 use crate::supervisor::SupervisorCommand;
 use crate::wire::{encode, Dialect, Encoding, Event};
 
-/// Which host callback an outbound event belongs to (`C_API.md`).
+/// Which host callback an outbound event belongs to (`docs/c-api.md`, "Callbacks").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Channel {
     /// `*_response` events for the controller.

@@ -42,7 +42,7 @@ pub struct AgentState {
 }
 
 impl AgentState {
-    /// The JSON form `C_API.md` documents.
+    /// The JSON form `docs/c-api.md` documents (`zma_agent_state_json`).
     pub fn to_json(&self) -> String {
         let nodes: Vec<serde_json::Value> = self
             .nodes

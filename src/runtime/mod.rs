@@ -2,7 +2,7 @@
 //! and delivery to the host's callbacks. The C ABI (`ffi.rs`) is a thin
 //! layer over it.
 //!
-//! Two modes (`C_API.md`):
+//! Two modes (`docs/c-api.md`, "Threading and run modes"):
 //! - **threaded**: a thread of the library's own sleeps on the agent's
 //!   poller until the next deadline or readiness, fires timers on the
 //!   monotonic clock (milliseconds since the agent was created) and reaps

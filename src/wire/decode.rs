@@ -1,6 +1,6 @@
 //! Inbound: JSON text to a typed [`Event`].
 //!
-//! Checks run in the order `PROTOCOL.md` fixes: size, UTF-8, JSON syntax and
+//! Checks run in the order `docs/protocol.md` gives ("Limits and refusals"): size, UTF-8, JSON syntax and
 //! depth, then the event itself. Every refusal names what was wrong.
 
 use std::borrow::Cow;
@@ -46,7 +46,7 @@ pub fn decode(input: &[u8], limits: &Limits) -> Result<Inbound, InputError> {
     decode_json(&json)
 }
 
-/// The first input checks, in `PROTOCOL.md`'s order: size, then UTF-8.
+/// The first input checks, in the order of `docs/protocol.md`: size, then UTF-8.
 /// `what` names the input in messages (`event`, `configuration`).
 pub(crate) fn checked_text<'a>(
     input: &'a [u8],

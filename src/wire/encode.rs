@@ -56,7 +56,7 @@ pub fn encode(event: &Event, topic: &str, encoding: Encoding, dialect: Dialect) 
     buf
 }
 
-/// The argument name of a vector-valued response (see `PROTOCOL.md`):
+/// The argument name of a vector-valued response (see `docs/protocol.md`):
 /// `set_configuration_response` and the seed `node_dispatch_response` say
 /// `result`, the others `results`.
 fn results_name(event: &Event, dialect: Dialect) -> &'static str {

@@ -29,7 +29,7 @@ pub enum AgentHello {
     },
 }
 
-/// One event of `PROTOCOL.md`'s catalogue, in either direction.
+/// One event of the catalogue in `docs/protocol.md`, in either direction.
 ///
 /// Zeek sets (`set[string]`) are `BTreeSet`s: duplicates merge and the
 /// Broker encoding lists members sorted, as zeek-client does.

@@ -1,6 +1,6 @@
 //! The wire: JSON in, typed [`Event`]s; typed events out, JSON.
 //!
-//! Two encodings (see `PROTOCOL.md`):
+//! Two encodings (see `docs/protocol.md`):
 //! - **Broker JSON**, Zeek's WebSocket wire format, byte-compatible with what
 //!   zeek-client writes (`json.dumps(sort_keys=True)`): every value tagged
 //!   with its `@data-type`, records as positional vectors.
@@ -27,13 +27,13 @@ pub use decode::{decode, Inbound};
 pub use encode::encode;
 pub use event::{AgentHello, Event, EventName};
 
-/// The shape of Zeek's agent API the agent speaks (see `PROTOCOL.md`).
+/// The shape of Zeek's agent API the agent speaks (see `docs/protocol.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Dialect {
     /// The agent API of May 2022 (API version 1), the project's seed.
     #[default]
     Seed,
-    /// Zeek 5.0 – 6.x (PROTOCOL.md). Its Supervisor records are Zeek
+    /// Zeek 5.0 – 6.x (`docs/protocol.md`, "Dialects"). Its Supervisor records are Zeek
     /// 5.0's; Zeek 5.1 – 6.0 Supervisors had other `NodeConfig` layouts,
     /// which are read but not written.
     Zeek5,
@@ -127,7 +127,7 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 64 MiB and 64 levels, as `C_API.md` specifies.
+    /// 64 MiB and 64 levels, as `docs/protocol.md` ("Limits and refusals") says.
     fn default() -> Limits {
         Limits {
             max_event_bytes: 64 * 1024 * 1024,

@@ -241,7 +241,7 @@ def test_a_convenience_request_after_idle_time_gets_its_full_timeout(
     # sent; the request timeout is 300 ms. The agent sat idle (nobody
     # polled) for 400 ms before get_nodes(): the request must still get its
     # 300 ms, i.e. the package brings the agent's clock to now before it
-    # hands the request over (as C_API.md asks of a host).
+    # hands the request over (as docs/c-api.md asks of a host).
     agent = make_agent(**host_options(tmp_path, request_timeout_ms=300))
     deadlines: List[int] = []
     timers: List[threading.Timer] = []

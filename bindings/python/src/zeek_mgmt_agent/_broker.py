@@ -1,4 +1,4 @@
-"""Reading the records of Broker-encoded responses (PROTOCOL.md, encoding 1).
+"""Reading the records of Broker-encoded responses (docs/protocol.md, encoding 1: Broker JSON).
 
 Only what the convenience methods need: plain Python values from Broker
 JSON data, and the ``Management::Result`` and ``Management::NodeStatus``

@@ -269,7 +269,7 @@ def _create(lib: Any, options_json: bytes) -> int:
 class Agent:
     """One agent of Zeek's cluster management framework.
 
-    ``Agent(**options)`` takes the options of C_API.md as keyword arguments
+    ``Agent(**options)`` takes the options of docs/options.md as keyword arguments
     (``name``, ``dialect``, ``encoding``, ``mode``, ``state_dir``,
     ``supervisor={...}``, ...); a refused option (or options that are not
     JSON) raises :class:`~zeek_mgmt_agent.errors.OptionsError` naming the

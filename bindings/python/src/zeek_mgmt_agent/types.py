@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-#: The channels events come out on (see C_API.md).
+#: The channels events come out on (see docs/c-api.md).
 RESPONSE = "response"
 NOTIFICATION = "notification"
 PUBLISH = "publish"
