@@ -702,27 +702,8 @@ impl Runner {
             self.absorb(outputs);
             return;
         }
-        let reqid = |id: CommandId| host::request_id(ID_PREFIX, id);
-        let event = match report {
-            Report::Created { id, error } => Event::SupervisorCreateResponse {
-                reqid: reqid(id),
-                result: error.unwrap_or_default(),
-            },
-            Report::Destroyed { id, ok } => Event::SupervisorDestroyResponse {
-                reqid: reqid(id),
-                result: ok,
-            },
-            Report::Restarted { id, ok } => Event::SupervisorRestartResponse {
-                reqid: reqid(id),
-                result: ok,
-            },
-            Report::Status { id, status } => Event::SupervisorStatusResponse {
-                reqid: reqid(id),
-                result: status,
-            },
-            Report::NodeOutput { node, outputs } => Event::NotifyNodeExit { node, outputs },
-            other => panic!("a Zeek Supervisor cannot report {other:?}"),
-        };
+        let event = host::event_from_report(ID_PREFIX, report.clone())
+            .unwrap_or_else(|| self.fail(&format!("a Zeek Supervisor cannot report {report:?}")));
         self.send_ok(event, "zeek/supervisor");
     }
 
@@ -1110,19 +1091,11 @@ impl Runner {
                     if !self.host || topic != host::SUPERVISOR_TOPIC {
                         self.fail("SupervisorControl traffic without a host Supervisor");
                     }
-                    let reqid = event.reqid().unwrap_or_default();
-                    let Some(id) = host::parse_request_id(ID_PREFIX, reqid) else {
+                    let Some(command) = host::command_from_event(ID_PREFIX, &event) else {
+                        let reqid = event.reqid().unwrap_or_default();
                         self.fail(&format!("a Supervisor request id not ours: {reqid}"));
                     };
-                    let command = match event {
-                        Event::SupervisorCreateRequest { node, .. } => {
-                            Command::Create(Box::new(node))
-                        }
-                        Event::SupervisorDestroyRequest { node, .. } => Command::Destroy { node },
-                        Event::SupervisorRestartRequest { node, .. } => Command::Restart { node },
-                        Event::SupervisorStatusRequest { node, .. } => Command::Status { node },
-                        _ => unreachable!(),
-                    };
+                    let (id, command) = (command.id, command.command);
                     self.command(id, command);
                 }
                 other => self.fail(&format!("published {other:?}")),

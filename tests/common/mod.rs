@@ -363,27 +363,8 @@ impl Harness {
                 self.absorb(outputs)
             }
             Sup::Host => {
-                let reqid = |id: CommandId| host::request_id("zma-test-", id);
-                let event = match report {
-                    Report::Created { id, error } => Event::SupervisorCreateResponse {
-                        reqid: reqid(id),
-                        result: error.unwrap_or_default(),
-                    },
-                    Report::Destroyed { id, ok } => Event::SupervisorDestroyResponse {
-                        reqid: reqid(id),
-                        result: ok,
-                    },
-                    Report::Restarted { id, ok } => Event::SupervisorRestartResponse {
-                        reqid: reqid(id),
-                        result: ok,
-                    },
-                    Report::Status { id, status } => Event::SupervisorStatusResponse {
-                        reqid: reqid(id),
-                        result: status,
-                    },
-                    Report::NodeOutput { node, outputs } => Event::NotifyNodeExit { node, outputs },
-                    other => panic!("a Zeek Supervisor cannot report {other:?}"),
-                };
+                let event = host::event_from_report("zma-test-", report.clone())
+                    .unwrap_or_else(|| panic!("a Zeek Supervisor cannot report {report:?}"));
                 self.send(event)
             }
         }
