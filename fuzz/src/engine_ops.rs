@@ -23,7 +23,9 @@ use zeek_mgmt_agent::model::{
     ResultData, ResultRecord, State, SupervisorNodeStatus, SupervisorStatus, ZeekEnum,
 };
 use zeek_mgmt_agent::supervisor::{host, Command, CommandId, Report};
-use zeek_mgmt_agent::wire::{decode, encode, Dialect, Encoding, Event, EventName, Limits};
+use zeek_mgmt_agent::wire::{
+    decode, encode, Dialect, Encoding, Event, EventName, EventRole, Limits,
+};
 
 pub const AGENT: &str = "instance-1";
 const OTHER_INSTANCE: &str = "instance-2";
@@ -272,20 +274,6 @@ fn relaxed() -> Limits {
     Limits {
         max_event_bytes: usize::MAX,
         max_json_depth: 1024,
-    }
-}
-
-/// The response event name for a request event name.
-fn response_name(request: EventName) -> EventName {
-    match request {
-        EventName::SetConfigurationRequest => EventName::SetConfigurationResponse,
-        EventName::DeployRequest => EventName::DeployResponse,
-        EventName::GetNodesRequest => EventName::GetNodesResponse,
-        EventName::NodeDispatchRequest => EventName::NodeDispatchResponse,
-        EventName::AgentWelcomeRequest => EventName::AgentWelcomeResponse,
-        EventName::AgentStandbyRequest => EventName::AgentStandbyResponse,
-        EventName::RestartRequest => EventName::RestartResponse,
-        other => panic!("{other:?} is not a request"),
     }
 }
 
@@ -751,8 +739,22 @@ impl Runner {
         self.deliver(report);
     }
 
+    /// Whether the agent refuses an event of this role as not for it: what
+    /// it only sends, and Supervisor traffic when it runs its own process
+    /// supervisor.
+    fn not_for_agent(&self, role: EventRole) -> bool {
+        match role {
+            EventRole::ControllerRequest | EventRole::NodeReport | EventRole::Transport => false,
+            EventRole::SupervisorResponse | EventRole::SupervisorNotice => !self.host,
+            EventRole::AgentResponse
+            | EventRole::AgentNotification
+            | EventRole::NodeRequest
+            | EventRole::SupervisorRequest => true,
+        }
+    }
+
     fn foreign(&mut self, kind: u8) {
-        let (event, topic, refused) = match kind % 4 {
+        let (event, topic) = match kind % 4 {
             // The agent's own response: never taken.
             0 => (
                 Event::GetNodesResponse {
@@ -760,25 +762,22 @@ impl Runner {
                     result: ResultRecord::success("r1", AGENT),
                 },
                 "zeek/management/agent/instance-1",
-                true,
             ),
-            // Another agent's Supervisor traffic.
+            // Another agent's Supervisor traffic (refused in process mode).
             1 => (
                 Event::SupervisorDestroyResponse {
                     reqid: "other-agent-1".into(),
                     result: true,
                 },
                 "zeek/supervisor",
-                !self.host,
             ),
-            // An answer to a dispatch nobody sent.
+            // An answer to a dispatch nobody sent: taken, ignored.
             2 => (
                 Event::NodeApiDispatchResponse {
                     reqid: "unknown-dispatch".into(),
                     result: ResultRecord::success("unknown-dispatch", AGENT).for_node("manager"),
                 },
                 NODE_TOPIC,
-                false,
             ),
             // A node's own fan-out seen by the agent: not for it.
             _ => (
@@ -788,9 +787,9 @@ impl Runner {
                     nodes: BTreeSet::new(),
                 },
                 NODE_TOPIC,
-                true,
             ),
         };
+        let refused = self.not_for_agent(event.role());
         match self.send(event, topic) {
             Ok(()) if refused => self.fail("an event not for the agent was taken"),
             Err(RefusalKind::NotForAgent) if refused => {}
@@ -999,7 +998,7 @@ impl Runner {
                 let Some(index) = self
                     .open
                     .iter()
-                    .position(|o| o.reqid == reqid && response_name(o.request) == name)
+                    .position(|o| o.reqid == reqid && o.request.response_name() == Some(name))
                 else {
                     self.fail(&format!(
                         "{} for reqid {reqid}: no such request open (answered twice?)",

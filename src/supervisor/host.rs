@@ -233,6 +233,7 @@ mod tests {
         for report in answers {
             let event = event_from_report("zma-ab-", report.clone())
                 .unwrap_or_else(|| panic!("{report:?} has an event"));
+            assert!(event.role().is_inbound(), "{event:?} is for the agent");
             assert_eq!(
                 event.reqid().is_some(),
                 event.name() != crate::wire::EventName::NotifyNodeExit

@@ -19,7 +19,7 @@ use zeek_mgmt_agent::model::{
     ResultRecord, SupervisorNodeStatus, SupervisorStatus,
 };
 use zeek_mgmt_agent::supervisor::{host, Command, CommandId, Report};
-use zeek_mgmt_agent::wire::{decode, encode, Dialect, Encoding, Event, Limits};
+use zeek_mgmt_agent::wire::{decode, encode, Dialect, Encoding, Event, EventRole, Limits};
 
 pub const AGENT: &str = "instance-1";
 pub const AGENT_TOPIC: &str = "zeek/management/agent/instance-1";
@@ -292,39 +292,22 @@ impl Harness {
                         json,
                         event: decoded.event,
                     };
-                    match &s.event {
-                        Event::SupervisorCreateRequest { reqid, .. }
-                        | Event::SupervisorDestroyRequest { reqid, .. }
-                        | Event::SupervisorRestartRequest { reqid, .. }
-                        | Event::SupervisorStatusRequest { reqid, .. } => {
+                    match s.event.role() {
+                        EventRole::SupervisorRequest => {
                             assert_eq!(
                                 self.sup,
                                 Sup::Host,
                                 "SupervisorControl events only in host mode"
                             );
                             assert_eq!(s.topic, host::SUPERVISOR_TOPIC);
-                            let id =
-                                host::parse_request_id("zma-test-", reqid).expect("our own id");
-                            let command = match &s.event {
-                                Event::SupervisorCreateRequest { node, .. } => {
-                                    Command::Create(Box::new(node.clone()))
-                                }
-                                Event::SupervisorDestroyRequest { node, .. } => {
-                                    Command::Destroy { node: node.clone() }
-                                }
-                                Event::SupervisorRestartRequest { node, .. } => {
-                                    Command::Restart { node: node.clone() }
-                                }
-                                Event::SupervisorStatusRequest { node, .. } => {
-                                    Command::Status { node: node.clone() }
-                                }
-                                _ => unreachable!(),
-                            };
-                            self.queue.push_back(QueuedCommand { id, command });
+                            let command = host::command_from_event("zma-test-", &s.event)
+                                .expect("our own id");
+                            self.queue.push_back(QueuedCommand {
+                                id: command.id,
+                                command: command.command,
+                            });
                         }
-                        Event::NodeApiDispatchRequest { .. } => {
-                            self.node_requests.push(s.event.clone())
-                        }
+                        EventRole::NodeRequest => self.node_requests.push(s.event.clone()),
                         _ => {}
                     }
                     self.sent.push(s.clone());
