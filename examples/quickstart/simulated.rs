@@ -145,6 +145,9 @@ impl Session {
                 Output::Supervisor(command) => {
                     return Err(format!("unexpected process command {command:?}"))
                 }
+                Output::NodeReady { node } => {
+                    return Err(format!("unexpected process readiness notice for {node}"))
+                }
             }
         }
         Ok(())

@@ -332,6 +332,9 @@ struct Runner {
     /// give a node: what the step reports about its current process, or a
     /// failed restart of that process putting it back as it was.
     may: BTreeSet<(String, State)>,
+    /// This step's `Output::NodeReady`s, and the nodes it made RUNNING.
+    step_ready: Vec<String>,
+    step_running: Vec<String>,
 }
 
 /// Whether to print each step (`ZMA_FUZZ_TRACE=1`), for debugging a
@@ -407,6 +410,8 @@ impl Runner {
             restarting: BTreeMap::new(),
             creating: BTreeMap::new(),
             may: BTreeSet::new(),
+            step_ready: Vec::new(),
+            step_running: Vec::new(),
         }
     }
 
@@ -433,6 +438,25 @@ impl Runner {
     /// fired.
     fn apply(&mut self, op: &Op) -> bool {
         self.may.clear();
+        self.step_ready.clear();
+        self.step_running.clear();
+        let fired = self.apply_op(op);
+        // The process supervisor hears of exactly the nodes a hello made
+        // RUNNING (readiness it reported itself it knows already).
+        let expected = match op {
+            Op::Hello { .. } if !self.host => self.step_running.clone(),
+            _ => Vec::new(),
+        };
+        if self.step_ready != expected {
+            self.fail(&format!(
+                "NodeReady for {:?}, but {:?} became RUNNING by hello",
+                self.step_ready, expected
+            ));
+        }
+        fired
+    }
+
+    fn apply_op(&mut self, op: &Op) -> bool {
         match op {
             Op::Deploy {
                 reqid,
@@ -937,6 +961,15 @@ impl Runner {
                         self.fail("an empty log line");
                     }
                 }
+                Output::NodeReady { node } => {
+                    if tracing() {
+                        eprintln!("   ready {node}");
+                    }
+                    if self.host {
+                        self.fail("a readiness notice with a host Supervisor");
+                    }
+                    self.step_ready.push(node);
+                }
             }
         }
     }
@@ -1046,6 +1079,9 @@ impl Runner {
                 }
                 match &event {
                     Event::NotifyChange { node, old, new, .. } => {
+                        if *new == State::Running {
+                            self.step_running.push(node.name.clone());
+                        }
                         // RUNNING only on a check-in (hello, readiness),
                         // CRASHED and FAILED only on a report about the
                         // current process, or back to one of them after a

@@ -10,7 +10,7 @@ use std::fmt;
 use super::commands::Commands;
 use super::config::{AgentConfig, SupervisorKind};
 use super::deploy::DeployOp;
-use super::nodes::NodeTable;
+use super::nodes::{NodeTable, Readiness};
 use super::output::{Channel, LogLevel, LogRecord, Outbound, Output};
 use super::requests::{RequestKind, Requests};
 use super::time::Time;
@@ -277,7 +277,7 @@ impl Engine {
             Event::NodeApiDispatchResponse { reqid, result } => {
                 self.on_node_dispatch_response(&reqid, result)
             }
-            Event::NotifyNodeHello { node } => self.on_node_ready(&node, "notify_node_hello"),
+            Event::NotifyNodeHello { node } => self.on_node_ready(&node, Readiness::Hello),
             Event::PeerAdded { endpoint, .. } => self.on_peer_added(&endpoint),
             Event::PeerLost { endpoint, .. } => self.on_peer_lost(&endpoint),
             supervisor @ (Event::SupervisorCreateResponse { .. }
@@ -333,7 +333,7 @@ impl Engine {
             Report::Status { id, status } => self.on_status(id, status),
             Report::NodeOutput { node, outputs } => self.on_node_output(&node, outputs),
             Report::NodeSpawned { node, pid } => self.on_node_spawned(&node, pid),
-            Report::NodeReady { node } => self.on_node_ready(&node, "readiness report"),
+            Report::NodeReady { node } => self.on_node_ready(&node, Readiness::Report),
             Report::NodeCrashed {
                 node,
                 reason,

@@ -158,6 +158,9 @@ pub struct Harness {
     /// Everything the agent sent, in order.
     pub sent: Vec<Sent>,
     pub logs: Vec<(LogLevel, String)>,
+    /// Nodes the engine told the process supervisor are ready
+    /// (`Output::NodeReady`), in order.
+    pub ready: Vec<String>,
 }
 
 pub fn agent_config(dialect: Dialect, sup: Sup) -> AgentConfig {
@@ -198,6 +201,7 @@ impl Harness {
             directories: Vec::new(),
             sent: Vec::new(),
             logs: Vec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -329,6 +333,14 @@ impl Harness {
                     self.directories.push(path);
                 }
                 Output::Log(record) => self.logs.push((record.level, record.message)),
+                Output::NodeReady { node } => {
+                    assert_eq!(
+                        self.sup,
+                        Sup::Process,
+                        "readiness notices only in process mode"
+                    );
+                    self.ready.push(node);
+                }
             }
         }
         sent
