@@ -995,3 +995,37 @@ fn node_output_pipes_do_not_leak_into_other_programs() {
         "the node's output pipes {leaked:?} leaked into another program"
     );
 }
+
+/// A node that checked in by hello counts as ready for the process
+/// supervisor (the engine tells it so): its next death is a crash, healed
+/// by a restart, not its one allowed failure to start.
+#[test]
+fn a_node_that_checked_in_by_hello_is_restarted_after_a_crash() {
+    let host = Host::new(
+        "hello-ready",
+        r#""max_start_failures": 1, "restart_delay_ms": 10"#,
+        r#""node_ready": "hello""#,
+    );
+    host.send(&deploy(
+        "r1",
+        "c1",
+        &[json!({"name": "w1", "role": "WORKER", "env": {"ZMA_STANDIN": "crash-after=1500"}})],
+    ));
+    assert!(host.run_until(LONG, |h| h.pid("w1").is_some()));
+    host.send(r#"{"event": "Management::Node::API::notify_node_hello", "args": {"node": "w1"}}"#);
+    assert!(all_succeeded(&host.await_response("r1", LONG)));
+    assert!(host.run_until(LONG, |h| h
+        .changes()
+        .iter()
+        .any(|c| c.1 == "CRASHED" || c.2 == "FAILED")));
+    let changes = host.changes();
+    let crash = changes
+        .iter()
+        .position(|c| c == &("w1".into(), "RUNNING".into(), "CRASHED".into()))
+        .unwrap_or_else(|| panic!("a crash, not a failure: {changes:?}"));
+    assert_eq!(
+        changes.get(crash + 1),
+        Some(&("w1".into(), "CRASHED".into(), "PENDING".into())),
+        "restarted: {changes:?}"
+    );
+}

@@ -185,3 +185,76 @@ fn reports_about_unknown_nodes_change_nothing() {
     assert_eq!(h.engine.state(), before);
     assert!(h.sent.is_empty());
 }
+
+/// The engine tells the process supervisor a node is ready
+/// (`Output::NodeReady`) exactly when a hello makes it RUNNING: not for a
+/// hello that changes nothing or comes from a node it did not start, not
+/// for readiness the process supervisor reported itself, never with a
+/// host-delegated Supervisor.
+#[test]
+fn a_hello_that_makes_a_node_running_tells_the_process_supervisor() {
+    let running_by_change = |h: &Harness| -> Vec<String> {
+        h.changes()
+            .into_iter()
+            .filter(|(_, _, new)| new == "RUNNING")
+            .map(|(node, _, _)| node)
+            .collect()
+    };
+    for dialect in Dialect::ALL {
+        let mut h = process(dialect);
+        h.deploy_all("r1", &mini("c1"));
+        // Every node checked in once, each becoming RUNNING: one notice
+        // each, in the order they became RUNNING.
+        assert_eq!(h.ready.len(), 4, "[{dialect}] {:?}", h.ready);
+        assert_eq!(h.ready, running_by_change(&h), "[{dialect}]");
+
+        // A second hello changes nothing; nor does a stranger's.
+        h.ready.clear();
+        h.hello("worker-01");
+        h.hello("ghost");
+        assert!(h.ready.is_empty(), "[{dialect}] {:?}", h.ready);
+
+        // A crash, a restart, the hello again: RUNNING again, told again.
+        h.deliver(Report::NodeCrashed {
+            node: "worker-01".into(),
+            reason: "exit status 1".into(),
+            outputs: outputs("", ""),
+        });
+        h.deliver(Report::NodeSpawned {
+            node: "worker-01".into(),
+            pid: 4343,
+        });
+        assert!(h.ready.is_empty(), "[{dialect}] {:?}", h.ready);
+        h.hello("worker-01");
+        assert_eq!(h.ready, ["worker-01"], "[{dialect}]");
+
+        // Readiness the process supervisor reported makes the node RUNNING
+        // without a notice: it knows already.
+        h.ready.clear();
+        h.clear_sent();
+        h.deliver(Report::NodeCrashed {
+            node: "worker-02".into(),
+            reason: "exit status 1".into(),
+            outputs: outputs("", ""),
+        });
+        h.deliver(Report::NodeSpawned {
+            node: "worker-02".into(),
+            pid: 4444,
+        });
+        h.deliver(Report::NodeReady {
+            node: "worker-02".into(),
+        });
+        assert_eq!(running_by_change(&h), ["worker-02"], "[{dialect}]");
+        assert!(h.ready.is_empty(), "[{dialect}] {:?}", h.ready);
+        // ... and a hello after it changes nothing.
+        h.hello("worker-02");
+        assert!(h.ready.is_empty(), "[{dialect}] {:?}", h.ready);
+    }
+
+    // With a Zeek Supervisor, hellos make nodes RUNNING and nothing else.
+    let mut h = Harness::new(Dialect::Zeek7, Encoding::Broker, Sup::Host);
+    h.supervisor_peers();
+    h.deploy_all("r1", &mini("c1"));
+    assert_eq!(running_by_change(&h).len(), 4);
+    assert!(h.ready.is_empty(), "{:?}", h.ready);
+}

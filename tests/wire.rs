@@ -257,6 +257,67 @@ fn sample(name: EventName) -> Event {
     }
 }
 
+/// The engine takes exactly the events whose role is inbound (Supervisor
+/// traffic only with a host-delegated Supervisor), and answers each
+/// controller request with its `response_name`, in every dialect.
+#[test]
+fn the_engine_takes_events_by_their_role_and_answers_with_their_response() {
+    use zeek_mgmt_agent::engine::{AgentConfig, AgentError, Channel, RefusalKind, SupervisorKind};
+    use zeek_mgmt_agent::wire::EventRole;
+    use zeek_mgmt_agent::{Engine, Time};
+    for dialect in Dialect::ALL {
+        for host in [false, true] {
+            for name in EventName::ALL {
+                let mut cfg = AgentConfig::new("instance-1");
+                cfg.dialect = dialect;
+                if host {
+                    cfg.supervisor = SupervisorKind::Host {
+                        address: "127.0.0.1".into(),
+                        port: 9999,
+                    };
+                }
+                let mut engine = Engine::new(cfg);
+                let event = sample(*name);
+                let role = name.role();
+                let json = encode(&event, "t", Encoding::Plain, dialect);
+                let taken = engine.handle_json(Time::ZERO, json.as_bytes(), &Limits::default());
+                let supervisor = matches!(
+                    role,
+                    EventRole::SupervisorResponse | EventRole::SupervisorNotice
+                );
+                let expected = role.is_inbound() && (host || !supervisor);
+                let what = format!("{} ({role:?}) in {dialect}, host {host}", name.full());
+                match taken {
+                    Ok(outputs) => {
+                        assert!(expected, "{what} was taken");
+                        let responses: Vec<_> = outputs
+                            .iter()
+                            .filter_map(|o| o.as_event())
+                            .filter(|o| o.channel == Channel::Response)
+                            .map(|o| o.event.name())
+                            .collect();
+                        // Requests answered at once get the response of
+                        // their name; others are answered later, or never.
+                        if let Some(response) = name.response_name() {
+                            assert!(
+                                responses.iter().all(|r| *r == response),
+                                "{what}: {responses:?}"
+                            );
+                        } else {
+                            assert!(responses.is_empty(), "{what}: {responses:?}");
+                        }
+                    }
+                    Err(AgentError::Refused(r)) => {
+                        assert!(!expected, "{what} was refused: {r}");
+                        assert_eq!(r.kind, RefusalKind::NotForAgent, "{what}");
+                    }
+                    Err(e) => panic!("{what}: {e}"),
+                }
+            }
+        }
+    }
+}
+
 fn roundtrip(event: &Event, encoding: Encoding, dialect: Dialect) -> Event {
     let text = encode(event, "t", encoding, dialect);
     let inbound = decode(text.as_bytes(), &Limits::default()).unwrap_or_else(|e| {

@@ -16,6 +16,7 @@ use zeek_mgmt_agent::model::{
     EndpointInfo, NodeConfig, ResultData, ResultRecord, State, SupervisorNodeStatus,
     SupervisorStatus, ZeekEnum,
 };
+use zeek_mgmt_agent::supervisor::{host, Command, Report};
 use zeek_mgmt_agent::wire::{decode_configuration, encode};
 use zeek_mgmt_agent::{
     AgentConfig, Dialect, Encoding, Engine, Event, Limits, SupervisorKind, Time,
@@ -23,6 +24,8 @@ use zeek_mgmt_agent::{
 
 const AGENT: &str = "instance-1";
 const SUPERVISOR: (&str, u16) = ("127.0.0.1", 9999);
+/// The agent's id prefix: its Supervisor request ids are `agent-<n>`.
+const ID_PREFIX: &str = "agent-";
 
 /// The cluster, as a controller would send it (plain JSON, zeek-client's
 /// field names).
@@ -60,7 +63,7 @@ impl Session {
         config.dialect = options.dialect;
         config.state_dir = "/var/lib/zeek-agent".into();
         config.broker_id = "quickstart-agent".into();
-        config.id_prefix = "agent-".into();
+        config.id_prefix = ID_PREFIX.into();
         config.supervisor = SupervisorKind::Host {
             address: SUPERVISOR.0.into(),
             port: SUPERVISOR.1,
@@ -142,6 +145,9 @@ impl Session {
                 Output::Supervisor(command) => {
                     return Err(format!("unexpected process command {command:?}"))
                 }
+                Output::NodeReady { node } => {
+                    return Err(format!("unexpected process readiness notice for {node}"))
+                }
             }
         }
         Ok(())
@@ -187,38 +193,38 @@ impl Session {
         }
     }
 
-    /// A Zeek Supervisor, in a few lines.
+    /// A Zeek Supervisor, in a few lines: the command a request carries,
+    /// carried out, answered with the event of its report.
     fn supervise(&mut self, request: Event) -> Result<Event, String> {
-        Ok(match request {
-            Event::SupervisorStatusRequest { reqid, .. } => Event::SupervisorStatusResponse {
-                reqid,
-                result: SupervisorStatus {
+        let command = host::command_from_event(ID_PREFIX, &request)
+            .ok_or_else(|| format!("the Supervisor got {}", request.name().full()))?;
+        let id = command.id;
+        let report = match command.command {
+            Command::Status { .. } => Report::Status {
+                id,
+                status: SupervisorStatus {
                     nodes: self.processes.clone(),
                 },
             },
-            Event::SupervisorCreateRequest { reqid, node } => {
-                self.start(node);
-                Event::SupervisorCreateResponse {
-                    reqid,
-                    result: String::new(),
-                }
+            Command::Create(node) => {
+                self.start(*node);
+                Report::Created { id, error: None }
             }
-            Event::SupervisorDestroyRequest { reqid, node } => Event::SupervisorDestroyResponse {
-                reqid,
-                result: self.processes.remove(&node).is_some(),
+            Command::Destroy { node } => Report::Destroyed {
+                id,
+                ok: self.processes.remove(&node).is_some(),
             },
-            Event::SupervisorRestartRequest { reqid, node } => {
+            Command::Restart { node } => {
                 let config = self.processes.get(&node).map(|p| p.node.clone());
-                if let Some(config) = &config {
-                    self.start(config.clone());
+                let ok = config.is_some();
+                if let Some(config) = config {
+                    self.start(config);
                 }
-                Event::SupervisorRestartResponse {
-                    reqid,
-                    result: config.is_some(),
-                }
+                Report::Restarted { id, ok }
             }
-            other => return Err(format!("the Supervisor got {}", other.name().full())),
-        })
+        };
+        host::event_from_report(ID_PREFIX, report)
+            .ok_or_else(|| "the Supervisor has no event for its answer".to_owned())
     }
 
     fn start(&mut self, node: NodeConfig) {

@@ -23,7 +23,9 @@ use zeek_mgmt_agent::model::{
     ResultData, ResultRecord, State, SupervisorNodeStatus, SupervisorStatus, ZeekEnum,
 };
 use zeek_mgmt_agent::supervisor::{host, Command, CommandId, Report};
-use zeek_mgmt_agent::wire::{decode, encode, Dialect, Encoding, Event, EventName, Limits};
+use zeek_mgmt_agent::wire::{
+    decode, encode, Dialect, Encoding, Event, EventName, EventRole, Limits,
+};
 
 pub const AGENT: &str = "instance-1";
 const OTHER_INSTANCE: &str = "instance-2";
@@ -275,20 +277,6 @@ fn relaxed() -> Limits {
     }
 }
 
-/// The response event name for a request event name.
-fn response_name(request: EventName) -> EventName {
-    match request {
-        EventName::SetConfigurationRequest => EventName::SetConfigurationResponse,
-        EventName::DeployRequest => EventName::DeployResponse,
-        EventName::GetNodesRequest => EventName::GetNodesResponse,
-        EventName::NodeDispatchRequest => EventName::NodeDispatchResponse,
-        EventName::AgentWelcomeRequest => EventName::AgentWelcomeResponse,
-        EventName::AgentStandbyRequest => EventName::AgentStandbyResponse,
-        EventName::RestartRequest => EventName::RestartResponse,
-        other => panic!("{other:?} is not a request"),
-    }
-}
-
 /// The request's kind in the state JSON, for requests the engine tracks.
 fn state_kind(request: EventName) -> Option<&'static str> {
     match request {
@@ -344,6 +332,9 @@ struct Runner {
     /// give a node: what the step reports about its current process, or a
     /// failed restart of that process putting it back as it was.
     may: BTreeSet<(String, State)>,
+    /// This step's `Output::NodeReady`s, and the nodes it made RUNNING.
+    step_ready: Vec<String>,
+    step_running: Vec<String>,
 }
 
 /// Whether to print each step (`ZMA_FUZZ_TRACE=1`), for debugging a
@@ -419,6 +410,8 @@ impl Runner {
             restarting: BTreeMap::new(),
             creating: BTreeMap::new(),
             may: BTreeSet::new(),
+            step_ready: Vec::new(),
+            step_running: Vec::new(),
         }
     }
 
@@ -445,6 +438,25 @@ impl Runner {
     /// fired.
     fn apply(&mut self, op: &Op) -> bool {
         self.may.clear();
+        self.step_ready.clear();
+        self.step_running.clear();
+        let fired = self.apply_op(op);
+        // The process supervisor hears of exactly the nodes a hello made
+        // RUNNING (readiness it reported itself it knows already).
+        let expected = match op {
+            Op::Hello { .. } if !self.host => self.step_running.clone(),
+            _ => Vec::new(),
+        };
+        if self.step_ready != expected {
+            self.fail(&format!(
+                "NodeReady for {:?}, but {:?} became RUNNING by hello",
+                self.step_ready, expected
+            ));
+        }
+        fired
+    }
+
+    fn apply_op(&mut self, op: &Op) -> bool {
         match op {
             Op::Deploy {
                 reqid,
@@ -702,27 +714,8 @@ impl Runner {
             self.absorb(outputs);
             return;
         }
-        let reqid = |id: CommandId| host::request_id(ID_PREFIX, id);
-        let event = match report {
-            Report::Created { id, error } => Event::SupervisorCreateResponse {
-                reqid: reqid(id),
-                result: error.unwrap_or_default(),
-            },
-            Report::Destroyed { id, ok } => Event::SupervisorDestroyResponse {
-                reqid: reqid(id),
-                result: ok,
-            },
-            Report::Restarted { id, ok } => Event::SupervisorRestartResponse {
-                reqid: reqid(id),
-                result: ok,
-            },
-            Report::Status { id, status } => Event::SupervisorStatusResponse {
-                reqid: reqid(id),
-                result: status,
-            },
-            Report::NodeOutput { node, outputs } => Event::NotifyNodeExit { node, outputs },
-            other => panic!("a Zeek Supervisor cannot report {other:?}"),
-        };
+        let event = host::event_from_report(ID_PREFIX, report.clone())
+            .unwrap_or_else(|| self.fail(&format!("a Zeek Supervisor cannot report {report:?}")));
         self.send_ok(event, "zeek/supervisor");
     }
 
@@ -770,8 +763,22 @@ impl Runner {
         self.deliver(report);
     }
 
+    /// Whether the agent refuses an event of this role as not for it: what
+    /// it only sends, and Supervisor traffic when it runs its own process
+    /// supervisor.
+    fn not_for_agent(&self, role: EventRole) -> bool {
+        match role {
+            EventRole::ControllerRequest | EventRole::NodeReport | EventRole::Transport => false,
+            EventRole::SupervisorResponse | EventRole::SupervisorNotice => !self.host,
+            EventRole::AgentResponse
+            | EventRole::AgentNotification
+            | EventRole::NodeRequest
+            | EventRole::SupervisorRequest => true,
+        }
+    }
+
     fn foreign(&mut self, kind: u8) {
-        let (event, topic, refused) = match kind % 4 {
+        let (event, topic) = match kind % 4 {
             // The agent's own response: never taken.
             0 => (
                 Event::GetNodesResponse {
@@ -779,25 +786,22 @@ impl Runner {
                     result: ResultRecord::success("r1", AGENT),
                 },
                 "zeek/management/agent/instance-1",
-                true,
             ),
-            // Another agent's Supervisor traffic.
+            // Another agent's Supervisor traffic (refused in process mode).
             1 => (
                 Event::SupervisorDestroyResponse {
                     reqid: "other-agent-1".into(),
                     result: true,
                 },
                 "zeek/supervisor",
-                !self.host,
             ),
-            // An answer to a dispatch nobody sent.
+            // An answer to a dispatch nobody sent: taken, ignored.
             2 => (
                 Event::NodeApiDispatchResponse {
                     reqid: "unknown-dispatch".into(),
                     result: ResultRecord::success("unknown-dispatch", AGENT).for_node("manager"),
                 },
                 NODE_TOPIC,
-                false,
             ),
             // A node's own fan-out seen by the agent: not for it.
             _ => (
@@ -807,9 +811,9 @@ impl Runner {
                     nodes: BTreeSet::new(),
                 },
                 NODE_TOPIC,
-                true,
             ),
         };
+        let refused = self.not_for_agent(event.role());
         match self.send(event, topic) {
             Ok(()) if refused => self.fail("an event not for the agent was taken"),
             Err(RefusalKind::NotForAgent) if refused => {}
@@ -957,6 +961,15 @@ impl Runner {
                         self.fail("an empty log line");
                     }
                 }
+                Output::NodeReady { node } => {
+                    if tracing() {
+                        eprintln!("   ready {node}");
+                    }
+                    if self.host {
+                        self.fail("a readiness notice with a host Supervisor");
+                    }
+                    self.step_ready.push(node);
+                }
             }
         }
     }
@@ -1018,7 +1031,7 @@ impl Runner {
                 let Some(index) = self
                     .open
                     .iter()
-                    .position(|o| o.reqid == reqid && response_name(o.request) == name)
+                    .position(|o| o.reqid == reqid && o.request.response_name() == Some(name))
                 else {
                     self.fail(&format!(
                         "{} for reqid {reqid}: no such request open (answered twice?)",
@@ -1066,6 +1079,9 @@ impl Runner {
                 }
                 match &event {
                     Event::NotifyChange { node, old, new, .. } => {
+                        if *new == State::Running {
+                            self.step_running.push(node.name.clone());
+                        }
                         // RUNNING only on a check-in (hello, readiness),
                         // CRASHED and FAILED only on a report about the
                         // current process, or back to one of them after a
@@ -1110,19 +1126,11 @@ impl Runner {
                     if !self.host || topic != host::SUPERVISOR_TOPIC {
                         self.fail("SupervisorControl traffic without a host Supervisor");
                     }
-                    let reqid = event.reqid().unwrap_or_default();
-                    let Some(id) = host::parse_request_id(ID_PREFIX, reqid) else {
+                    let Some(command) = host::command_from_event(ID_PREFIX, &event) else {
+                        let reqid = event.reqid().unwrap_or_default();
                         self.fail(&format!("a Supervisor request id not ours: {reqid}"));
                     };
-                    let command = match event {
-                        Event::SupervisorCreateRequest { node, .. } => {
-                            Command::Create(Box::new(node))
-                        }
-                        Event::SupervisorDestroyRequest { node, .. } => Command::Destroy { node },
-                        Event::SupervisorRestartRequest { node, .. } => Command::Restart { node },
-                        Event::SupervisorStatusRequest { node, .. } => Command::Status { node },
-                        _ => unreachable!(),
-                    };
+                    let (id, command) = (command.id, command.command);
                     self.command(id, command);
                 }
                 other => self.fail(&format!("published {other:?}")),

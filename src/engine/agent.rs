@@ -10,14 +10,16 @@ use std::fmt;
 use super::commands::Commands;
 use super::config::{AgentConfig, SupervisorKind};
 use super::deploy::DeployOp;
-use super::nodes::NodeTable;
+use super::nodes::{NodeTable, Readiness};
 use super::output::{Channel, LogLevel, LogRecord, Outbound, Output};
 use super::requests::{RequestKind, Requests};
 use super::time::Time;
 use super::timers::{Timer, Timers};
 use crate::model::{Configuration, NodeOutputs, ResultRecord};
 use crate::supervisor::{host, Report};
-use crate::wire::{decode, Encoding, Event, Inbound, InputError, InputErrorKind, Limits};
+use crate::wire::{
+    decode, Encoding, Event, EventName, EventRole, Inbound, InputError, InputErrorKind, Limits,
+};
 
 /// The topic of the agent's traffic with its cluster nodes.
 pub const NODE_TOPIC: &str = "zeek/management/node";
@@ -199,52 +201,47 @@ impl Engine {
         self.now = now;
     }
 
-    /// Refusals, decided before anything changes.
+    /// Refusals, decided before anything changes: by the event's role
+    /// (an exhaustive classification of the catalogue), then, for a
+    /// controller request, by its id.
     fn check_acceptable(&self, event: &Event, now: Time) -> Result<(), Refusal> {
-        let reqid = match event {
-            Event::SetConfigurationRequest { reqid, .. }
-            | Event::DeployRequest { reqid, .. }
-            | Event::GetNodesRequest { reqid }
-            | Event::NodeDispatchRequest { reqid, .. }
-            | Event::AgentStandbyRequest { reqid }
-            | Event::RestartRequest { reqid, .. } => Some(reqid),
-            Event::AgentWelcomeRequest { .. }
-            | Event::NodeApiDispatchResponse { .. }
-            | Event::NotifyNodeHello { .. }
-            | Event::PeerAdded { .. }
-            | Event::PeerLost { .. } => None,
-            Event::SupervisorCreateResponse { .. }
-            | Event::SupervisorStatusResponse { .. }
-            | Event::SupervisorDestroyResponse { .. }
-            | Event::SupervisorRestartResponse { .. }
-            | Event::NotifyNodeExit { .. } => {
+        let name = event.name();
+        match name.role() {
+            EventRole::ControllerRequest => {}
+            EventRole::NodeReport | EventRole::Transport => return Ok(()),
+            EventRole::SupervisorResponse | EventRole::SupervisorNotice => {
                 if self.cfg.supervisor == SupervisorKind::Process {
                     return Err(Refusal {
                         kind: RefusalKind::NotForAgent,
                         message: format!(
                             "{} is Supervisor traffic, but this agent runs its own process supervisor",
-                            event.name().display()
+                            name.display()
                         ),
                     });
                 }
-                None
+                return Ok(());
             }
-            _ => {
+            EventRole::AgentResponse
+            | EventRole::AgentNotification
+            | EventRole::NodeRequest
+            | EventRole::SupervisorRequest => {
                 return Err(Refusal {
                     kind: RefusalKind::NotForAgent,
-                    message: format!(
-                        "{} is not an event the agent receives",
-                        event.name().display()
-                    ),
+                    message: format!("{} is not an event the agent receives", name.display()),
                 })
             }
-        };
-        match reqid {
+        }
+        // A welcome is answered at once and never held: its id cannot
+        // clash with a request in flight.
+        if name == EventName::AgentWelcomeRequest {
+            return Ok(());
+        }
+        match event.reqid() {
             Some(reqid) if self.request_in_flight(reqid, now) => Err(Refusal {
                 kind: RefusalKind::DuplicateRequest,
                 message: format!(
                     "{}: request id '{}' is already in flight",
-                    event.name().display(),
+                    name.display(),
                     crate::wire::escape_for_message(reqid)
                 ),
             }),
@@ -280,19 +277,51 @@ impl Engine {
             Event::NodeApiDispatchResponse { reqid, result } => {
                 self.on_node_dispatch_response(&reqid, result)
             }
-            Event::NotifyNodeHello { node } => self.on_node_ready(&node, "notify_node_hello"),
+            Event::NotifyNodeHello { node } => self.on_node_ready(&node, Readiness::Hello),
             Event::PeerAdded { endpoint, .. } => self.on_peer_added(&endpoint),
             Event::PeerLost { endpoint, .. } => self.on_peer_lost(&endpoint),
-            other => match host::report_from_event(&self.cfg.id_prefix, &other) {
-                Some(report) => self.on_report(report),
-                None => self.log(
+            supervisor @ (Event::SupervisorCreateResponse { .. }
+            | Event::SupervisorStatusResponse { .. }
+            | Event::SupervisorDestroyResponse { .. }
+            | Event::SupervisorRestartResponse { .. }
+            | Event::NotifyNodeExit { .. }) => {
+                match host::report_from_event(&self.cfg.id_prefix, &supervisor) {
+                    Some(report) => self.on_report(report),
+                    None => self.log(
+                        LogLevel::Debug,
+                        format!(
+                            "{} is not for this agent (unknown request id), ignored",
+                            supervisor.name().display()
+                        ),
+                    ),
+                }
+            }
+            // What the agent only sends: refused by `check_acceptable`.
+            outbound @ (Event::SetConfigurationResponse { .. }
+            | Event::DeployResponse { .. }
+            | Event::GetNodesResponse { .. }
+            | Event::NodeDispatchResponse { .. }
+            | Event::AgentWelcomeResponse { .. }
+            | Event::AgentStandbyResponse { .. }
+            | Event::RestartResponse { .. }
+            | Event::NotifyAgentHello(_)
+            | Event::NotifyChange { .. }
+            | Event::NotifyError { .. }
+            | Event::NotifyLog { .. }
+            | Event::NodeApiDispatchRequest { .. }
+            | Event::SupervisorCreateRequest { .. }
+            | Event::SupervisorStatusRequest { .. }
+            | Event::SupervisorDestroyRequest { .. }
+            | Event::SupervisorRestartRequest { .. }) => {
+                debug_assert!(!outbound.role().is_inbound());
+                self.log(
                     LogLevel::Debug,
                     format!(
-                        "{} is not for this agent (unknown request id), ignored",
-                        other.name().display()
+                        "{} is not an event the agent receives, ignored",
+                        outbound.name().display()
                     ),
-                ),
-            },
+                );
+            }
         }
     }
 
@@ -304,7 +333,7 @@ impl Engine {
             Report::Status { id, status } => self.on_status(id, status),
             Report::NodeOutput { node, outputs } => self.on_node_output(&node, outputs),
             Report::NodeSpawned { node, pid } => self.on_node_spawned(&node, pid),
-            Report::NodeReady { node } => self.on_node_ready(&node, "readiness report"),
+            Report::NodeReady { node } => self.on_node_ready(&node, Readiness::Report),
             Report::NodeCrashed {
                 node,
                 reason,

@@ -13,7 +13,8 @@
 use std::collections::BTreeMap;
 
 use super::agent::Engine;
-use super::output::LogLevel;
+use super::config::SupervisorKind;
+use super::output::{LogLevel, Output};
 use crate::model::{Node, NodeOutputs, State, ZeekEnum};
 use crate::supervisor::CommandId;
 use crate::wire::Event;
@@ -72,6 +73,25 @@ pub(crate) const SUPERVISOR_FIRST_REVIVAL_MS: u64 = 1000;
 /// output of an earlier node of that name, reported at this one's first
 /// start. Half the revival delay leaves room for delays either way.
 pub(crate) const EARLIEST_EXIT_REPORT_MS: u64 = SUPERVISOR_FIRST_REVIVAL_MS / 2;
+
+/// How a node came to count as ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Readiness {
+    /// It checked in: `notify_node_hello`.
+    Hello,
+    /// The process supervisor says so without a hello (`Report::NodeReady`,
+    /// `node_ready: "spawn"`).
+    Report,
+}
+
+impl Readiness {
+    fn describe(self) -> &'static str {
+        match self {
+            Readiness::Hello => "notify_node_hello",
+            Readiness::Report => "readiness report",
+        }
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct NodeTable {
@@ -152,15 +172,20 @@ impl NodeTable {
 }
 
 impl Engine {
-    /// Moves a managed node to `new`, announcing the change.
-    pub(crate) fn set_state(&mut self, name: &str, new: State) {
+    /// Moves a managed node to `new`, announcing the change; returns
+    /// whether the state changed.
+    pub(crate) fn set_state(&mut self, name: &str, new: State) -> bool {
         let changed = self.nodes.update(name, |managed| {
             let old = managed.node.state;
             managed.node.state = new;
             (old != new).then(|| (managed.node.clone(), old))
         });
-        if let Some(Some((node, old))) = changed {
-            self.announce_change(node, old, new);
+        match changed {
+            Some(Some((node, old))) => {
+                self.announce_change(node, old, new);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -201,16 +226,28 @@ impl Engine {
 
     /// A node checked in (`notify_node_hello`), or counts as ready without a
     /// hello (`NodeReady`).
-    pub(crate) fn on_node_ready(&mut self, name: &str, how: &str) {
+    pub(crate) fn on_node_ready(&mut self, name: &str, by: Readiness) {
         let Some(managed) = self.nodes.started_mut(name) else {
             self.log(
                 LogLevel::Debug,
-                format!("{how} from {name} ignored: not a node this configuration started"),
+                format!(
+                    "{} from {name} ignored: not a node this configuration started",
+                    by.describe()
+                ),
             );
             return;
         };
         managed.failure = None;
-        self.set_state(name, State::Running);
+        let became_running = self.set_state(name, State::Running);
+        if became_running
+            && by == Readiness::Hello
+            && self.cfg.supervisor == SupervisorKind::Process
+        {
+            // The process supervisor learns of a check-in only from here.
+            self.push_output(Output::NodeReady {
+                node: name.to_owned(),
+            });
+        }
         self.continue_deploy();
     }
 

@@ -78,6 +78,14 @@ pub enum Output {
     EnsureDirectory { node: String, path: String },
     /// Write a log line.
     Log(LogRecord),
+    /// The engine counts this node ready because it checked in: its hello
+    /// (`notify_node_hello`) made it RUNNING. The built-in process
+    /// supervisor takes it as the node's readiness, so that a later death is
+    /// a crash, not a failure to start (its start-failure count resets).
+    /// Emitted only with `SupervisorKind::Process`, exactly when a hello
+    /// moves a node to RUNNING; never for readiness the process supervisor
+    /// reported itself (`Report::NodeReady`), which it already knows.
+    NodeReady { node: String },
 }
 
 impl Output {

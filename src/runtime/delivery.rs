@@ -339,6 +339,6 @@ fn deliver(callbacks: &Callbacks, item: Output) {
             }
         }
         // Carried out by the runtime before queueing; never queued.
-        Output::Supervisor(_) | Output::EnsureDirectory { .. } => {}
+        Output::Supervisor(_) | Output::EnsureDirectory { .. } | Output::NodeReady { .. } => {}
     }
 }

@@ -39,10 +39,9 @@ pub use delivery::{Callbacks, EventSink, LogSink};
 use crate::engine::{
     AgentConfig, AgentError, Engine, LogLevel, LogRecord, Output, SupervisorKind, Time,
 };
-use crate::model::State;
 use crate::options::{AgentOptions, Mode};
 use crate::supervisor::process::ProcessSupervisor;
-use crate::wire::{Event, Limits};
+use crate::wire::Limits;
 use delivery::Delivery;
 use poller::Poller;
 
@@ -534,22 +533,14 @@ impl Runtime {
                     }
                     self.log_supervisor_warnings(core);
                 }
-                Output::Event(out) => {
-                    // A node the engine counts as RUNNING has become ready: a
-                    // later death is a crash, not a failure to start.
-                    if let (
-                        Some(process),
-                        Event::NotifyChange {
-                            node,
-                            new: State::Running,
-                            ..
-                        },
-                    ) = (core.process.as_mut(), &out.event)
-                    {
-                        process.mark_ready(&node.name);
+                Output::NodeReady { node } => {
+                    // The node checked in: a later death is a crash, not a
+                    // failure to start.
+                    if let Some(process) = core.process.as_mut() {
+                        process.mark_ready(&node);
                     }
-                    self.delivery.push(Output::Event(out));
                 }
+                event @ Output::Event(_) => self.delivery.push(event),
                 log @ Output::Log(_) => self.delivery.push(log),
             }
         }

@@ -302,7 +302,134 @@ impl Event {
             Event::GetNodesResponse { result, .. }
             | Event::AgentWelcomeResponse { result, .. }
             | Event::AgentStandbyResponse { result, .. } => Some(std::slice::from_ref(result)),
-            _ => None,
+            Event::SetConfigurationRequest { .. }
+            | Event::DeployRequest { .. }
+            | Event::GetNodesRequest { .. }
+            | Event::NodeDispatchRequest { .. }
+            | Event::AgentWelcomeRequest { .. }
+            | Event::AgentStandbyRequest { .. }
+            | Event::RestartRequest { .. }
+            | Event::NotifyAgentHello(_)
+            | Event::NotifyChange { .. }
+            | Event::NotifyError { .. }
+            | Event::NotifyLog { .. }
+            | Event::NodeApiDispatchRequest { .. }
+            | Event::NodeApiDispatchResponse { .. }
+            | Event::NotifyNodeHello { .. }
+            | Event::SupervisorCreateRequest { .. }
+            | Event::SupervisorStatusRequest { .. }
+            | Event::SupervisorDestroyRequest { .. }
+            | Event::SupervisorRestartRequest { .. }
+            | Event::SupervisorCreateResponse { .. }
+            | Event::SupervisorStatusResponse { .. }
+            | Event::SupervisorDestroyResponse { .. }
+            | Event::SupervisorRestartResponse { .. }
+            | Event::NotifyNodeExit { .. }
+            | Event::PeerAdded { .. }
+            | Event::PeerLost { .. } => None,
+        }
+    }
+
+    /// The part this event plays (see [`EventName::role`]).
+    pub fn role(&self) -> EventRole {
+        self.name().role()
+    }
+}
+
+/// The part an event plays between the agent and its peers: who sends it,
+/// who takes it. Every event of the catalogue has exactly one
+/// ([`EventName::role`], an exhaustive match: a new event does not compile
+/// until it has one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventRole {
+    // ---- taken by the agent ----
+    /// A controller's `Management::Agent::API` request; the agent answers it
+    /// with [`EventName::response_name`] (an [`EventRole::AgentResponse`]).
+    ControllerRequest,
+    /// What a cluster node tells the agent: its hello, its answer to a node
+    /// dispatch.
+    NodeReport,
+    /// A Zeek Supervisor's answer to a `SupervisorControl` request (host
+    /// mode only).
+    SupervisorResponse,
+    /// The Supervisor shim's `notify_node_exit` (host mode). With its own
+    /// process supervisor the agent publishes it itself instead, and does
+    /// not take it.
+    SupervisorNotice,
+    /// Broker's peering events, handed over by the host.
+    Transport,
+    // ---- sent by the agent ----
+    /// The agent's answer to a controller request.
+    AgentResponse,
+    /// The agent's `notify_*` events for the controller.
+    AgentNotification,
+    /// The agent's node dispatch fan-out to its nodes; a node answers it
+    /// with an [`EventRole::NodeReport`].
+    NodeRequest,
+    /// The agent's `SupervisorControl` requests (host mode); the Supervisor
+    /// answers with an [`EventRole::SupervisorResponse`].
+    SupervisorRequest,
+}
+
+impl EventRole {
+    /// Every role.
+    pub const ALL: [EventRole; 9] = [
+        EventRole::ControllerRequest,
+        EventRole::NodeReport,
+        EventRole::SupervisorResponse,
+        EventRole::SupervisorNotice,
+        EventRole::Transport,
+        EventRole::AgentResponse,
+        EventRole::AgentNotification,
+        EventRole::NodeRequest,
+        EventRole::SupervisorRequest,
+    ];
+
+    /// Whether the agent takes events of this role (the others it only
+    /// sends, and refuses as input). Supervisor traffic is taken only by an
+    /// agent with a host-delegated Supervisor.
+    pub fn is_inbound(self) -> bool {
+        match self {
+            EventRole::ControllerRequest
+            | EventRole::NodeReport
+            | EventRole::SupervisorResponse
+            | EventRole::SupervisorNotice
+            | EventRole::Transport => true,
+            EventRole::AgentResponse
+            | EventRole::AgentNotification
+            | EventRole::NodeRequest
+            | EventRole::SupervisorRequest => false,
+        }
+    }
+
+    /// Whether events of this role are requests, answered by the event of
+    /// [`EventName::response_name`].
+    pub fn is_request(self) -> bool {
+        match self {
+            EventRole::ControllerRequest
+            | EventRole::NodeRequest
+            | EventRole::SupervisorRequest => true,
+            EventRole::NodeReport
+            | EventRole::SupervisorResponse
+            | EventRole::SupervisorNotice
+            | EventRole::Transport
+            | EventRole::AgentResponse
+            | EventRole::AgentNotification => false,
+        }
+    }
+
+    /// The role of the answers to a request of this role.
+    pub fn response_role(self) -> Option<EventRole> {
+        match self {
+            EventRole::ControllerRequest => Some(EventRole::AgentResponse),
+            EventRole::NodeRequest => Some(EventRole::NodeReport),
+            EventRole::SupervisorRequest => Some(EventRole::SupervisorResponse),
+            EventRole::NodeReport
+            | EventRole::SupervisorResponse
+            | EventRole::SupervisorNotice
+            | EventRole::Transport
+            | EventRole::AgentResponse
+            | EventRole::AgentNotification => None,
         }
     }
 }
@@ -310,6 +437,97 @@ impl Event {
 const AGENT_API: &str = "Management::Agent::API::";
 
 impl EventName {
+    /// The part events of this name play. An exhaustive match: a new event
+    /// kind does not compile until it has a role, so it cannot be refused
+    /// (or taken) by accident.
+    pub fn role(self) -> EventRole {
+        match self {
+            EventName::SetConfigurationRequest
+            | EventName::DeployRequest
+            | EventName::GetNodesRequest
+            | EventName::NodeDispatchRequest
+            | EventName::AgentWelcomeRequest
+            | EventName::AgentStandbyRequest
+            | EventName::RestartRequest => EventRole::ControllerRequest,
+            EventName::SetConfigurationResponse
+            | EventName::DeployResponse
+            | EventName::GetNodesResponse
+            | EventName::NodeDispatchResponse
+            | EventName::AgentWelcomeResponse
+            | EventName::AgentStandbyResponse
+            | EventName::RestartResponse => EventRole::AgentResponse,
+            EventName::NotifyAgentHello
+            | EventName::NotifyChange
+            | EventName::NotifyError
+            | EventName::NotifyLog => EventRole::AgentNotification,
+            EventName::NodeApiDispatchRequest => EventRole::NodeRequest,
+            EventName::NodeApiDispatchResponse | EventName::NotifyNodeHello => {
+                EventRole::NodeReport
+            }
+            EventName::SupervisorCreateRequest
+            | EventName::SupervisorStatusRequest
+            | EventName::SupervisorDestroyRequest
+            | EventName::SupervisorRestartRequest => EventRole::SupervisorRequest,
+            EventName::SupervisorCreateResponse
+            | EventName::SupervisorStatusResponse
+            | EventName::SupervisorDestroyResponse
+            | EventName::SupervisorRestartResponse => EventRole::SupervisorResponse,
+            EventName::NotifyNodeExit => EventRole::SupervisorNotice,
+            EventName::PeerAdded | EventName::PeerLost => EventRole::Transport,
+        }
+    }
+
+    /// The event a request is answered with; `None` for events that are
+    /// not requests. The same in every dialect: an agent answers each
+    /// request with the response of its own name (a `deploy_request` to a
+    /// `seed` agent gets a `deploy_response`, a `set_configuration_request`
+    /// in any dialect a `set_configuration_response`).
+    pub fn response_name(self) -> Option<EventName> {
+        Some(match self {
+            EventName::SetConfigurationRequest => EventName::SetConfigurationResponse,
+            EventName::DeployRequest => EventName::DeployResponse,
+            EventName::GetNodesRequest => EventName::GetNodesResponse,
+            EventName::NodeDispatchRequest => EventName::NodeDispatchResponse,
+            EventName::AgentWelcomeRequest => EventName::AgentWelcomeResponse,
+            EventName::AgentStandbyRequest => EventName::AgentStandbyResponse,
+            EventName::RestartRequest => EventName::RestartResponse,
+            EventName::NodeApiDispatchRequest => EventName::NodeApiDispatchResponse,
+            EventName::SupervisorCreateRequest => EventName::SupervisorCreateResponse,
+            EventName::SupervisorStatusRequest => EventName::SupervisorStatusResponse,
+            EventName::SupervisorDestroyRequest => EventName::SupervisorDestroyResponse,
+            EventName::SupervisorRestartRequest => EventName::SupervisorRestartResponse,
+            EventName::SetConfigurationResponse
+            | EventName::DeployResponse
+            | EventName::GetNodesResponse
+            | EventName::NodeDispatchResponse
+            | EventName::AgentWelcomeResponse
+            | EventName::AgentStandbyResponse
+            | EventName::RestartResponse
+            | EventName::NotifyAgentHello
+            | EventName::NotifyChange
+            | EventName::NotifyError
+            | EventName::NotifyLog
+            | EventName::NodeApiDispatchResponse
+            | EventName::NotifyNodeHello
+            | EventName::SupervisorCreateResponse
+            | EventName::SupervisorStatusResponse
+            | EventName::SupervisorDestroyResponse
+            | EventName::SupervisorRestartResponse
+            | EventName::NotifyNodeExit
+            | EventName::PeerAdded
+            | EventName::PeerLost => return None,
+        })
+    }
+
+    /// The request this event answers (the inverse of
+    /// [`EventName::response_name`]); `None` for events that answer none.
+    pub fn request_name(self) -> Option<EventName> {
+        EventName::ALL
+            .iter()
+            .copied()
+            .find(|request| request.response_name() == Some(self))
+    }
+
     /// Looks a name up. The short form (`get_nodes_request`) is accepted for
     /// agent API events when `allow_short` (plain JSON input).
     pub fn lookup(name: &str, allow_short: bool) -> Option<EventName> {
@@ -348,6 +566,71 @@ mod tests {
         fulls.sort_unstable();
         fulls.dedup();
         assert_eq!(fulls.len(), EventName::ALL.len());
+    }
+
+    #[test]
+    fn every_event_has_a_consistent_role_and_response() {
+        for &name in EventName::ALL {
+            let role = name.role();
+            let what = name.full();
+            // Requests, and only they, have a response, of the matching
+            // role; a response answers exactly one request.
+            match name.response_name() {
+                Some(response) => {
+                    assert!(role.is_request(), "{what} has a response but is no request");
+                    assert_eq!(Some(response.role()), role.response_role(), "{what}");
+                    assert_eq!(response.request_name(), Some(name), "{what}");
+                    assert_ne!(role.is_inbound(), response.role().is_inbound(), "{what}");
+                }
+                None => assert!(!role.is_request(), "{what} is a request without response"),
+            }
+            // Every agent and Supervisor response answers a request.
+            if matches!(
+                role,
+                EventRole::AgentResponse | EventRole::SupervisorResponse
+            ) {
+                assert!(name.request_name().is_some(), "{what} answers nothing");
+            }
+            // The agent API is what the controller and the agent exchange.
+            let controller = matches!(
+                role,
+                EventRole::ControllerRequest
+                    | EventRole::AgentResponse
+                    | EventRole::AgentNotification
+            );
+            assert_eq!(name.is_agent_api(), controller, "{what}");
+            // The namespaces follow the roles.
+            let prefix = match role {
+                EventRole::ControllerRequest
+                | EventRole::AgentResponse
+                | EventRole::AgentNotification => "Management::Agent::API::",
+                EventRole::NodeRequest | EventRole::NodeReport => "Management::Node::API::",
+                EventRole::SupervisorRequest | EventRole::SupervisorResponse => {
+                    "SupervisorControl::"
+                }
+                EventRole::SupervisorNotice => "Management::Supervisor::API::",
+                EventRole::Transport => "Broker::",
+            };
+            assert!(what.starts_with(prefix), "{what} is not {role:?}");
+            // Names say what they are.
+            assert_eq!(
+                what.ends_with("_request"),
+                role.is_request(),
+                "{what}: {role:?}"
+            );
+        }
+        // Every role is played by some event.
+        for role in EventRole::ALL {
+            assert!(
+                EventName::ALL.iter().any(|n| n.role() == role),
+                "{role:?} unused"
+            );
+        }
+        // The seed API's request is answered by its own response.
+        assert_eq!(
+            EventName::SetConfigurationRequest.response_name(),
+            Some(EventName::SetConfigurationResponse)
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub use crate::text::escape_for_message;
 pub use configuration::{decode_configuration, encode_configuration};
 pub use decode::{decode, Inbound};
 pub use encode::encode;
-pub use event::{AgentHello, Event, EventName};
+pub use event::{AgentHello, Event, EventName, EventRole};
 
 /// The shape of Zeek's agent API the agent speaks (see `docs/protocol.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]

@@ -19,7 +19,7 @@ use zeek_mgmt_agent::model::{
     ResultRecord, SupervisorNodeStatus, SupervisorStatus,
 };
 use zeek_mgmt_agent::supervisor::{host, Command, CommandId, Report};
-use zeek_mgmt_agent::wire::{decode, encode, Dialect, Encoding, Event, Limits};
+use zeek_mgmt_agent::wire::{decode, encode, Dialect, Encoding, Event, EventRole, Limits};
 
 pub const AGENT: &str = "instance-1";
 pub const AGENT_TOPIC: &str = "zeek/management/agent/instance-1";
@@ -158,6 +158,9 @@ pub struct Harness {
     /// Everything the agent sent, in order.
     pub sent: Vec<Sent>,
     pub logs: Vec<(LogLevel, String)>,
+    /// Nodes the engine told the process supervisor are ready
+    /// (`Output::NodeReady`), in order.
+    pub ready: Vec<String>,
 }
 
 pub fn agent_config(dialect: Dialect, sup: Sup) -> AgentConfig {
@@ -198,6 +201,7 @@ impl Harness {
             directories: Vec::new(),
             sent: Vec::new(),
             logs: Vec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -292,39 +296,22 @@ impl Harness {
                         json,
                         event: decoded.event,
                     };
-                    match &s.event {
-                        Event::SupervisorCreateRequest { reqid, .. }
-                        | Event::SupervisorDestroyRequest { reqid, .. }
-                        | Event::SupervisorRestartRequest { reqid, .. }
-                        | Event::SupervisorStatusRequest { reqid, .. } => {
+                    match s.event.role() {
+                        EventRole::SupervisorRequest => {
                             assert_eq!(
                                 self.sup,
                                 Sup::Host,
                                 "SupervisorControl events only in host mode"
                             );
                             assert_eq!(s.topic, host::SUPERVISOR_TOPIC);
-                            let id =
-                                host::parse_request_id("zma-test-", reqid).expect("our own id");
-                            let command = match &s.event {
-                                Event::SupervisorCreateRequest { node, .. } => {
-                                    Command::Create(Box::new(node.clone()))
-                                }
-                                Event::SupervisorDestroyRequest { node, .. } => {
-                                    Command::Destroy { node: node.clone() }
-                                }
-                                Event::SupervisorRestartRequest { node, .. } => {
-                                    Command::Restart { node: node.clone() }
-                                }
-                                Event::SupervisorStatusRequest { node, .. } => {
-                                    Command::Status { node: node.clone() }
-                                }
-                                _ => unreachable!(),
-                            };
-                            self.queue.push_back(QueuedCommand { id, command });
+                            let command = host::command_from_event("zma-test-", &s.event)
+                                .expect("our own id");
+                            self.queue.push_back(QueuedCommand {
+                                id: command.id,
+                                command: command.command,
+                            });
                         }
-                        Event::NodeApiDispatchRequest { .. } => {
-                            self.node_requests.push(s.event.clone())
-                        }
+                        EventRole::NodeRequest => self.node_requests.push(s.event.clone()),
                         _ => {}
                     }
                     self.sent.push(s.clone());
@@ -346,6 +333,14 @@ impl Harness {
                     self.directories.push(path);
                 }
                 Output::Log(record) => self.logs.push((record.level, record.message)),
+                Output::NodeReady { node } => {
+                    assert_eq!(
+                        self.sup,
+                        Sup::Process,
+                        "readiness notices only in process mode"
+                    );
+                    self.ready.push(node);
+                }
             }
         }
         sent
@@ -363,27 +358,8 @@ impl Harness {
                 self.absorb(outputs)
             }
             Sup::Host => {
-                let reqid = |id: CommandId| host::request_id("zma-test-", id);
-                let event = match report {
-                    Report::Created { id, error } => Event::SupervisorCreateResponse {
-                        reqid: reqid(id),
-                        result: error.unwrap_or_default(),
-                    },
-                    Report::Destroyed { id, ok } => Event::SupervisorDestroyResponse {
-                        reqid: reqid(id),
-                        result: ok,
-                    },
-                    Report::Restarted { id, ok } => Event::SupervisorRestartResponse {
-                        reqid: reqid(id),
-                        result: ok,
-                    },
-                    Report::Status { id, status } => Event::SupervisorStatusResponse {
-                        reqid: reqid(id),
-                        result: status,
-                    },
-                    Report::NodeOutput { node, outputs } => Event::NotifyNodeExit { node, outputs },
-                    other => panic!("a Zeek Supervisor cannot report {other:?}"),
-                };
+                let event = host::event_from_report("zma-test-", report.clone())
+                    .unwrap_or_else(|| panic!("a Zeek Supervisor cannot report {report:?}"));
                 self.send(event)
             }
         }
