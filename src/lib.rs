@@ -101,6 +101,7 @@ pub mod model;
 pub mod options;
 pub mod runtime;
 pub mod supervisor;
+mod sys;
 pub mod text;
 pub mod wire;
 

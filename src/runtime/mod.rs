@@ -23,8 +23,8 @@
 //! promptly.
 
 mod delivery;
-#[allow(unsafe_code)] // epoll and eventfd: the OS edge of the runtime
-pub(crate) mod poller;
+// Moved to `crate::sys`; this path stays until its users are updated.
+pub(crate) use crate::sys::poller;
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
