@@ -23,8 +23,6 @@
 //! promptly.
 
 mod delivery;
-// Moved to `crate::sys`; this path stays until its users are updated.
-pub(crate) use crate::sys::poller;
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
@@ -42,9 +40,9 @@ use crate::engine::{
 use crate::model::State;
 use crate::options::{AgentOptions, Mode};
 use crate::supervisor::process::ProcessSupervisor;
+use crate::sys::poller::Poller;
 use crate::wire::{Event, Limits};
 use delivery::Delivery;
-use poller::Poller;
 
 /// Why a runtime call failed; each maps to one C status code.
 #[derive(Debug)]

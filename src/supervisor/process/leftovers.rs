@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::launch::pidfd_send_signal;
 use super::spawn::{argv0_names_node, pidfd_open, process_start_time, signal_group, PID_FILE};
-use crate::runtime::poller::Poller;
+use crate::sys::poller::Poller;
 
 pub(crate) struct Found {
     pub(crate) node: String,

@@ -47,7 +47,7 @@ use crate::model::{
     ClusterEndpoint, NodeConfig, NodeOutputs, SupervisorNodeStatus, SupervisorStatus,
 };
 use crate::options::{NodeReady, ProcessOptions};
-use crate::runtime::poller::Poller;
+use crate::sys::poller::Poller;
 
 /// How much output one `poll` reads from one pipe, so that a flooding node
 /// cannot starve the others (the rest stays readable for the next poll).
