@@ -48,6 +48,7 @@ use crate::model::{
 };
 use crate::options::{NodeReady, ProcessOptions};
 use crate::sys::poller::Poller;
+use crate::sys::proc::{set_nonblocking, signal_group};
 
 /// How much output one `poll` reads from one pipe, so that a flooding node
 /// cannot starve the others (the rest stays readable for the next poll).
@@ -485,8 +486,8 @@ impl ProcessSupervisor {
         let mut pipes = Vec::with_capacity(2);
         for (stream, file) in streams.into_iter().flatten() {
             let token = self.token();
-            let watched = spawn::set_nonblocking(stream.raw())
-                .and_then(|()| self.poller.add(stream.raw(), token));
+            let watched =
+                set_nonblocking(stream.raw()).and_then(|()| self.poller.add(stream.raw(), token));
             if let Err(e) = watched {
                 self.poller.remove(process.pidfd.as_raw_fd());
                 for pipe in &pipes {
@@ -536,10 +537,10 @@ impl ProcessSupervisor {
                         ..
                     }) => reports.push(Report::Destroyed { id: old, ok: true }),
                     Some(previous) => running.stop = Some(previous), // shutting down anyway
-                    None => spawn::signal_group(running.pid, libc::SIGTERM),
+                    None => signal_group(running.pid, libc::SIGTERM),
                 }
                 if grace == 0 {
-                    spawn::signal_group(running.pid, libc::SIGKILL);
+                    signal_group(running.pid, libc::SIGKILL);
                 }
             }
             Phase::Crashed { .. } | Phase::Failed => {
@@ -562,7 +563,7 @@ impl ProcessSupervisor {
                     kill_at: now.plus_millis(grace),
                     killed: false,
                 });
-                spawn::signal_group(
+                signal_group(
                     running.pid,
                     if grace == 0 {
                         libc::SIGKILL
@@ -712,7 +713,7 @@ impl ProcessSupervisor {
                 return;
             }
             // Reaped behind our back and the kernel kept no status (see
-            // `launch::wait_pidfd`): say so rather than invent one.
+            // `sys::proc::wait_pidfd`): say so rather than invent one.
             Err(_) => None,
         };
         // What it wrote just before dying is still in the pipes.
@@ -812,7 +813,7 @@ impl ProcessSupervisor {
                         .filter(|s| !s.killed && s.kill_at <= now)
                     {
                         stop.killed = true;
-                        spawn::signal_group(running.pid, libc::SIGKILL);
+                        signal_group(running.pid, libc::SIGKILL);
                     }
                     if node.ready_at.is_some_and(|at| at <= now) && running.stop.is_none() {
                         node.ready_at = None;
@@ -892,7 +893,7 @@ impl ProcessSupervisor {
         for node in self.nodes.values_mut() {
             if let Phase::Up(running) = &mut node.phase {
                 if running.stop.is_none() {
-                    spawn::signal_group(running.pid, libc::SIGTERM);
+                    signal_group(running.pid, libc::SIGTERM);
                 }
                 running.stop = Some(Stop {
                     intent: Intent::Shutdown,

@@ -44,6 +44,7 @@ use super::layout::LAYOUT_FILE;
 use super::watchdog::{Registry, SlotRef, Watchdog};
 use crate::engine::MANAGEMENT_NODE_SCRIPT;
 use crate::model::NodeConfig;
+use crate::sys::proc::process_start_time;
 
 /// Files a node directory holds.
 pub(crate) const STDOUT_FILE: &str = "stdout";
@@ -437,16 +438,6 @@ pub(crate) fn write_pid_file(dir: &OwnedFd, pid: i32) -> io::Result<()> {
     file.set_len(record.len() as u64)
 }
 
-/// A process's start time in clock ticks since boot (field 22 of
-/// `/proc/<pid>/stat`).
-pub(crate) fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces; fields after it follow
-    // the last ')'.
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split(' ').nth(19)?.parse().ok()
-}
-
 /// Starts one node (on the spawner thread), registered in `slot`.
 fn exec(plan: &Plan, stack: &ChildStack, slot: SlotRef) -> io::Result<NodeProcess> {
     launch::start(
@@ -514,37 +505,6 @@ impl Starting {
             .recv()
             .map_err(|_| io::Error::other("the spawner thread is gone"))?
     }
-}
-
-/// Opens a pidfd for a process: readable once it has exited. Close-on-exec.
-pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
-    // or -1; no memory is passed.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-/// Puts a descriptor in non-blocking mode.
-pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we own; F_GETFL/F_SETFL take no memory.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Sends `signal` to a node's process group.
-pub(crate) fn signal_group(pid: i32, signal: i32) {
-    // SAFETY: kill has no memory-safety preconditions; the group is the
-    // node's own (it was started with process_group(0)).
-    unsafe { libc::kill(-pid, signal) };
 }
 
 /// Work for the spawner thread.
