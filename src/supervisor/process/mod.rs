@@ -42,9 +42,8 @@ use launch::NodeProcess;
 use spawn::{Prepared, SpawnSettings, Spawner, Starting};
 
 use super::{Command, CommandId, Report, SupervisorCommand};
-use crate::engine::Time;
 use crate::model::{
-    ClusterEndpoint, NodeConfig, NodeOutputs, SupervisorNodeStatus, SupervisorStatus,
+    ClusterEndpoint, NodeConfig, NodeOutputs, SupervisorNodeStatus, SupervisorStatus, Time,
 };
 use crate::options::{NodeReady, ProcessOptions};
 use crate::sys::poller::Poller;
