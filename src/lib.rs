@@ -99,6 +99,7 @@ pub mod engine;
 pub mod ffi;
 pub mod model;
 pub mod options;
+pub(crate) mod process;
 pub mod runtime;
 pub mod supervisor;
 mod sys;

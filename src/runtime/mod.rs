@@ -39,7 +39,7 @@ use crate::engine::{
 };
 use crate::model::State;
 use crate::options::{AgentOptions, Mode};
-use crate::supervisor::process::ProcessSupervisor;
+use crate::process::ProcessSupervisor;
 use crate::sys::poller::Poller;
 use crate::wire::{Event, Limits};
 use delivery::Delivery;

@@ -41,11 +41,11 @@ use capture::Capture;
 use launch::NodeProcess;
 use spawn::{Prepared, SpawnSettings, Spawner, Starting};
 
-use super::{Command, CommandId, Report, SupervisorCommand};
 use crate::model::{
     ClusterEndpoint, NodeConfig, NodeOutputs, SupervisorNodeStatus, SupervisorStatus, Time,
 };
 use crate::options::{NodeReady, ProcessOptions};
+use crate::supervisor::{Command, CommandId, Report, SupervisorCommand};
 use crate::sys::poller::Poller;
 use crate::sys::proc::{set_nonblocking, signal_group};
 

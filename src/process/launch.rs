@@ -576,7 +576,8 @@ mod tests {
         // write end must be moved above 2, or the child's dup2(1, 1) would
         // leave it close-on-exec and the node's stdout would vanish. The
         // test runs itself again in a child process that closes 0 and 1.
-        let name = "supervisor::process::launch::tests::a_node_gets_its_output_even_when_the_host_closed_its_stdio";
+        let name =
+            "process::launch::tests::a_node_gets_its_output_even_when_the_host_closed_its_stdio";
         if std::env::var_os(CLOSED_STDIO_CHILD).is_some() {
             let dir = File::open("/").unwrap();
             // SAFETY: this child process's own stdin and stdout, unused.
