@@ -111,7 +111,9 @@ pub(crate) struct Command<'a> {
     pub(crate) env: &'a [(String, String)],
     pub(crate) dir: RawFd,
     pub(crate) cpu: Option<usize>,
-    pub(crate) parent_death_signal: bool,
+    /// The node dies with the host (`stop_nodes_on_free`): the child arms
+    /// a parent-death signal and checks that the host is still there.
+    pub(crate) stop_nodes_on_free: bool,
     /// The watchdog slot the child registers itself in before exec.
     pub(crate) slot: Option<SlotRef>,
 }
@@ -129,7 +131,7 @@ struct Launch<'a> {
     stdio: [RawFd; 3],
     dir: RawFd,
     cpu: Option<libc::cpu_set_t>,
-    parent_death_signal: bool,
+    stop_nodes_on_free: bool,
     parent: libc::pid_t,
     slot: Option<&'a Slot>,
     /// Where the kernel stores the child's pidfd (`CLONE_PIDFD`), before
@@ -351,7 +353,7 @@ pub(crate) fn start(command: Command<'_>, stack: &ChildStack) -> io::Result<Node
         ],
         dir: command.dir,
         cpu,
-        parent_death_signal: command.parent_death_signal,
+        stop_nodes_on_free: command.stop_nodes_on_free,
         // SAFETY: getpid has no preconditions.
         parent: unsafe { libc::getpid() },
         slot: command.slot.as_ref().and_then(SlotRef::slot),
@@ -495,7 +497,7 @@ unsafe fn child_steps(launch: &Launch) -> ! {
     if libc::setpgid(0, 0) != 0 {
         fail(launch, Step::ProcessGroup);
     }
-    if launch.parent_death_signal && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+    if launch.stop_nodes_on_free && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
         fail(launch, Step::ParentDeathSignal);
     }
     if let Some(slot) = launch.slot {
@@ -503,7 +505,7 @@ unsafe fn child_steps(launch: &Launch) -> ! {
     }
     // The host may have died before the signal was armed or the watchdog
     // knew this node (it then killed what it knew and left).
-    if (launch.parent_death_signal || launch.slot.is_some()) && libc::getppid() != launch.parent {
+    if (launch.stop_nodes_on_free || launch.slot.is_some()) && libc::getppid() != launch.parent {
         fail(launch, Step::HostGone);
     }
     // Before the dup2s: the directory's descriptor may itself be 0, 1 or 2
@@ -595,7 +597,7 @@ mod tests {
                 env: &[],
                 dir: dir.as_raw_fd(),
                 cpu: None,
-                parent_death_signal: true,
+                stop_nodes_on_free: true,
                 slot: None,
             };
             let mut process = start(command, &stack).unwrap();

@@ -44,7 +44,7 @@ use spawn::{Prepared, SpawnSettings, Spawner, Starting};
 use crate::model::{
     ClusterEndpoint, NodeConfig, NodeOutputs, SupervisorNodeStatus, SupervisorStatus, Time,
 };
-use crate::options::{NodeReady, ProcessOptions};
+use crate::options::{AgentOptions, NodeReady, ProcessOptions};
 use crate::supervisor::{Command, CommandId, Report, SupervisorCommand};
 use crate::sys::poller::Poller;
 use crate::sys::proc::{set_nonblocking, signal_group};
@@ -150,7 +150,9 @@ pub struct ProcessSupervisor {
     ready_after_ms: u64,
     program: Result<PathBuf, String>,
     zeekpath_tail: String,
-    parent_death_signal: bool,
+    /// The agent's `stop_nodes_on_free`: its nodes die with the host, or
+    /// (false) may outlive it.
+    stop_nodes_on_free: bool,
     poller: Arc<Poller>,
     spawner: Spawner,
     nodes: BTreeMap<String, Node>,
@@ -169,20 +171,17 @@ pub struct ProcessSupervisor {
 }
 
 impl ProcessSupervisor {
-    /// A supervisor whose nodes live under `state_dir/nodes`. It locks the
-    /// state directory for its life, and fails if another agent holds it.
-    /// Processes an earlier agent left running there are stopped first
-    /// (SIGTERM, SIGKILL after `stop_grace_ms`): this call waits for that,
-    /// so it takes up to the grace period when there are any, and no
+    /// A supervisor for the agent `agent` describes: its `supervisor`
+    /// options, `node_ready`, `ready_after_ms`, `stop_nodes_on_free`, and
+    /// the state directory, under which its nodes live (`nodes/`). It
+    /// locks the state directory for its life, and fails if another agent
+    /// holds it. Processes an earlier agent left running there are stopped
+    /// first (SIGTERM, SIGKILL after `stop_grace_ms`): this call waits for
+    /// that, so it takes up to the grace period when there are any, and no
     /// duplicate ever starts.
-    pub fn new(
-        options: ProcessOptions,
-        node_ready: NodeReady,
-        ready_after_ms: u64,
-        state_dir: &str,
-        parent_death_signal: bool,
-        poller: Arc<Poller>,
-    ) -> io::Result<ProcessSupervisor> {
+    pub fn new(agent: &AgentOptions, poller: Arc<Poller>) -> io::Result<ProcessSupervisor> {
+        let options = agent.process.clone();
+        let state_dir = agent.engine.state_dir.as_str();
         let lock = lock::acquire(state_dir)?;
         let program = spawn::resolve_program(&options.zeek, std::env::var_os("PATH"));
         let zeekpath_tail = match &program {
@@ -190,11 +189,11 @@ impl ProcessSupervisor {
             Err(_) => String::new(),
         };
         let mut supervisor = ProcessSupervisor {
-            node_ready,
-            ready_after_ms,
+            node_ready: agent.node_ready,
+            ready_after_ms: agent.ready_after_ms,
             program,
             zeekpath_tail,
-            parent_death_signal,
+            stop_nodes_on_free: agent.stop_nodes_on_free,
             poller,
             spawner: Spawner::new()?,
             nodes: BTreeMap::new(),
@@ -371,7 +370,7 @@ impl ProcessSupervisor {
             layout: &layout,
             args_prefix: &self.options.args_prefix,
             zeekpath_tail: &self.zeekpath_tail,
-            parent_death_signal: self.parent_death_signal,
+            stop_nodes_on_free: self.stop_nodes_on_free,
         };
         let Prepared {
             plan,

@@ -6,8 +6,9 @@
 //! directory cannot be swapped between check and use. The process itself
 //! is started by [`launch`]: it changes into that descriptor with
 //! `fchdir`, joins a process group of its own, gets a parent-death signal
-//! (so nodes never outlive the host process), is pinned to its CPU, and
-//! execs the program directly (never a shell).
+//! (so nodes never outlive the host process, unless `stop_nodes_on_free`
+//! is false), is pinned to its CPU, and execs the program directly (never
+//! a shell).
 //!
 //! **Process names.** Zeek's Supervisor names a node `zeek.<node>` with
 //! `prctl(PR_SET_NAME)` in the forked Zeek; a process started with `exec`
@@ -108,7 +109,7 @@ pub(crate) struct Plan {
     env: Vec<(String, String)>,
     dir: Arc<OwnedFd>,
     cpu: Option<usize>,
-    parent_death_signal: bool,
+    stop_nodes_on_free: bool,
 }
 
 /// A prepared node directory and the plan to start the node in it.
@@ -129,7 +130,8 @@ pub(crate) struct SpawnSettings<'a> {
     pub(crate) args_prefix: &'a [String],
     /// Where Zeek finds its own scripts after the node directory.
     pub(crate) zeekpath_tail: &'a str,
-    pub(crate) parent_death_signal: bool,
+    /// Nodes die with the host (`stop_nodes_on_free`), or may outlive it.
+    pub(crate) stop_nodes_on_free: bool,
 }
 
 /// Finds the program: a path as given, a bare name on `PATH`; made
@@ -419,7 +421,7 @@ pub(crate) fn prepare(
             env,
             dir: Arc::clone(&dir_fd),
             cpu: config.cpu_affinity.and_then(|c| usize::try_from(c).ok()),
-            parent_death_signal: settings.parent_death_signal,
+            stop_nodes_on_free: settings.stop_nodes_on_free,
         },
         dir: dir_fd,
         stdout,
@@ -449,7 +451,7 @@ fn exec(plan: &Plan, stack: &ChildStack, slot: SlotRef) -> io::Result<NodeProces
             env: &plan.env,
             dir: plan.dir.as_raw_fd(),
             cpu: plan.cpu,
-            parent_death_signal: plan.parent_death_signal,
+            stop_nodes_on_free: plan.stop_nodes_on_free,
             slot: Some(slot),
         },
         stack,

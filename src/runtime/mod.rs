@@ -119,15 +119,8 @@ impl Agent {
         let poller = Arc::new(Poller::new().map_err(|e| io("poller (epoll, eventfd)", e))?);
         let process = match options.engine.supervisor {
             SupervisorKind::Process => Some(
-                ProcessSupervisor::new(
-                    options.process.clone(),
-                    options.node_ready,
-                    options.ready_after_ms,
-                    &options.engine.state_dir,
-                    options.stop_nodes_on_free,
-                    Arc::clone(&poller),
-                )
-                .map_err(|e| io("process supervisor", e))?,
+                ProcessSupervisor::new(&options, Arc::clone(&poller))
+                    .map_err(|e| io("process supervisor", e))?,
             ),
             SupervisorKind::Host { .. } => None,
         };
