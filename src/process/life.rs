@@ -78,8 +78,13 @@ pub(crate) struct Stop {
 pub(crate) enum State {
     /// Its first process is being started.
     Starting,
-    /// Its process runs; with a stop, it is being stopped.
-    Up { stop: Option<Stop> },
+    /// Its process runs; with a stop, it is being stopped. Spawn
+    /// readiness: it counts as ready at `ready_at` if still up and not
+    /// being stopped.
+    Up {
+        stop: Option<Stop>,
+        ready_at: Option<Time>,
+    },
     /// It died; it starts again at `restart_at`.
     BackingOff { restart_at: Time },
     /// It kept dying before it became ready: no more restarts.
@@ -133,8 +138,6 @@ pub(crate) struct Life {
     /// Deaths in a row before it ever became ready.
     start_failures: u32,
     ready: bool,
-    /// Spawn readiness: it counts as ready at this time if still up.
-    ready_at: Option<Time>,
     started_at: Time,
 }
 
@@ -146,7 +149,6 @@ impl Life {
             backoff: Backoff::new(policy.restart_delay_ms, policy.restart_delay_max_ms),
             start_failures: 0,
             ready: false,
-            ready_at: None,
             started_at: now,
         }
     }
@@ -168,21 +170,21 @@ impl Life {
     /// Its process started. True when it is ready at once (spawn
     /// readiness without a wait): report `NodeReady`.
     pub(crate) fn started(&mut self, policy: &Policy, now: Time) -> bool {
-        self.state = State::Up { stop: None };
         self.ready = false;
         self.started_at = now;
-        self.ready_at = None;
-        match policy.ready_after_ms {
-            Some(0) => {
-                self.became_ready();
-                true
-            }
-            Some(wait) => {
-                self.ready_at = Some(now.plus_millis(wait));
-                false
-            }
-            None => false,
+        let (ready_at, ready_now) = match policy.ready_after_ms {
+            Some(0) => (None, true),
+            Some(wait) => (Some(now.plus_millis(wait)), false),
+            None => (None, false),
+        };
+        self.state = State::Up {
+            stop: None,
+            ready_at,
+        };
+        if ready_now {
+            self.became_ready();
         }
+        ready_now
     }
 
     /// The engine counts the node as ready (it checked in): a later death
@@ -205,7 +207,7 @@ impl Life {
     /// Its process exited (and was reaped).
     pub(crate) fn exited(&mut self, policy: &Policy, now: Time) -> Exit {
         let stop = match std::mem::replace(&mut self.state, State::Failed) {
-            State::Up { stop } => stop,
+            State::Up { stop, .. } => stop,
             other => {
                 self.state = other;
                 debug_assert!(false, "exited while not up: {other:?}");
@@ -254,7 +256,6 @@ impl Life {
         }
         let restart_at = now.plus_millis(self.backoff.next_delay());
         self.state = State::BackingOff { restart_at };
-        self.ready_at = None;
         Death::BackingOff { restart_at }
     }
 
@@ -263,7 +264,7 @@ impl Life {
     /// another command is taken over, and that command answered.
     pub(crate) fn destroy(&mut self, id: CommandId, policy: &Policy, now: Time) -> Vec<Step> {
         let grace = policy.stop_grace_ms;
-        let State::Up { stop } = &mut self.state else {
+        let State::Up { stop, .. } = &mut self.state else {
             return vec![
                 Step::Forget,
                 Step::Answer(Report::Destroyed { id, ok: true }),
@@ -298,7 +299,7 @@ impl Life {
     pub(crate) fn restart(&mut self, id: CommandId, policy: &Policy, now: Time) -> Vec<Step> {
         let grace = policy.stop_grace_ms;
         match &mut self.state {
-            State::Up { stop } if stop.is_none() => {
+            State::Up { stop, .. } if stop.is_none() => {
                 *stop = Some(Stop {
                     intent: Intent::Restart(id),
                     kill_at: now.plus_millis(grace),
@@ -322,7 +323,7 @@ impl Life {
     /// The agent is freed: stop it whatever else was asked (SIGTERM unless
     /// a stop already sent it, SIGKILL at `kill_at`).
     pub(crate) fn shut_down(&mut self, kill_at: Time) -> Vec<Step> {
-        let State::Up { stop } = &mut self.state else {
+        let State::Up { stop, .. } = &mut self.state else {
             return Vec::new();
         };
         let steps = if stop.is_none() {
@@ -343,13 +344,13 @@ impl Life {
     pub(crate) fn timers(&mut self, now: Time) -> Vec<Step> {
         let mut steps = Vec::new();
         match &mut self.state {
-            State::Up { stop } => {
+            State::Up { stop, ready_at } => {
                 if let Some(stop) = stop.as_mut().filter(|s| !s.killed && s.kill_at <= now) {
                     stop.killed = true;
                     steps.push(Step::Signal(libc::SIGKILL));
                 }
-                if self.ready_at.is_some_and(|at| at <= now) && stop.is_none() {
-                    self.ready_at = None;
+                if ready_at.is_some_and(|at| at <= now) && stop.is_none() {
+                    *ready_at = None;
                     self.became_ready();
                     steps.push(Step::Ready);
                 }
@@ -364,14 +365,14 @@ impl Life {
 
     /// When [`Life::timers`] has something to do.
     pub(crate) fn deadline(&self) -> Option<Time> {
-        let state = match self.state {
-            State::Up {
-                stop: Some(stop), ..
-            } if !stop.killed => Some(stop.kill_at),
+        match self.state {
+            State::Up { stop, ready_at } => {
+                let kill_at = stop.filter(|s| !s.killed).map(|s| s.kill_at);
+                kill_at.into_iter().chain(ready_at).min()
+            }
             State::BackingOff { restart_at } => Some(restart_at),
-            _ => None,
-        };
-        state.into_iter().chain(self.ready_at).min()
+            State::Starting | State::Failed => None,
+        }
     }
 }
 
@@ -421,7 +422,13 @@ mod tests {
     fn with_hello_readiness_a_node_is_ready_when_it_checks_in() {
         let p = policy();
         let mut life = up(&p, t(0));
-        assert_eq!(life.state(), State::Up { stop: None });
+        assert_eq!(
+            life.state(),
+            State::Up {
+                stop: None,
+                ready_at: None
+            }
+        );
         assert_eq!(life.deadline(), None);
         assert!(life.timers(t(1_000_000)).is_empty());
         assert!(!life.is_ready());
@@ -707,5 +714,30 @@ mod tests {
         let mut failed = Life::new(&p, t(0));
         failed.restart_failed();
         assert!(failed.shut_down(t(100)).is_empty());
+    }
+
+    #[test]
+    fn a_node_given_up_or_not_restarted_keeps_no_readiness_deadline() {
+        // It died before its spawn readiness was due: nothing is due for
+        // it any more (a deadline left in the past would have the agent's
+        // thread, or a polled host, wake up at once again and again).
+        let p = Policy {
+            max_start_failures: 1,
+            ..spawn_ready(500)
+        };
+        let mut life = up(&p, t(0));
+        assert_eq!(life.deadline(), Some(t(500)));
+        assert_eq!(
+            life.exited(&p, t(10)),
+            Exit::Died(Death::Failed { start_failures: 1 })
+        );
+        assert_eq!(life.deadline(), None);
+
+        // Stopped for a restart whose start fails.
+        let mut life = up(&p, t(0));
+        life.restart(CommandId(1), &p, t(10));
+        assert_eq!(life.exited(&p, t(20)), Exit::Restart(CommandId(1)));
+        life.restart_failed();
+        assert_eq!(life.deadline(), None);
     }
 }
