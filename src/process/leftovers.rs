@@ -14,7 +14,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::spawn::{argv0_names_node, PID_FILE};
+use super::node_dir::argv0_names_node;
+use super::pid_file::PID_FILE;
 use crate::sys::poller::Poller;
 use crate::sys::proc::{pidfd_open, pidfd_send_signal, process_start_time, signal_group};
 

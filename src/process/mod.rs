@@ -29,7 +29,10 @@ mod leftovers;
 mod life;
 #[allow(unsafe_code)] // flock
 mod lock;
-#[allow(unsafe_code)] // descriptors, pidfds, signals: process spawning
+#[allow(unsafe_code)] // openat, readlinkat, symlinkat: files relative to a directory descriptor
+mod node_dir;
+mod pid_file;
+mod program;
 mod spawn;
 #[allow(unsafe_code)] // a process sharing our memory that outlives us: process supervision
 mod watchdog;
@@ -45,7 +48,8 @@ use std::sync::Arc;
 use capture::Capture;
 use launch::NodeProcess;
 use life::{Death, Exit, Life, Policy, Step};
-use spawn::{Prepared, SpawnSettings, Spawner, Starting};
+use node_dir::{Prepared, SpawnSettings};
+use spawn::{Spawner, Starting};
 
 use crate::model::{
     ClusterEndpoint, NodeConfig, NodeOutputs, SupervisorNodeStatus, SupervisorStatus, Time,
@@ -160,9 +164,9 @@ impl ProcessSupervisor {
         let options = agent.process.clone();
         let state_dir = agent.engine.state_dir.as_str();
         let lock = lock::acquire(state_dir)?;
-        let program = spawn::resolve_program(&options.zeek, std::env::var_os("PATH"));
+        let program = program::resolve_program(&options.zeek, std::env::var_os("PATH"));
         let zeekpath_tail = match &program {
-            Ok(p) => spawn::zeekpath_tail(p, std::env::var("ZEEKPATH").ok()),
+            Ok(p) => program::zeekpath_tail(p, std::env::var("ZEEKPATH").ok()),
             Err(_) => String::new(),
         };
         let mut supervisor = ProcessSupervisor {
@@ -346,7 +350,7 @@ impl ProcessSupervisor {
             dir,
             stdout,
             stderr,
-        } = spawn::prepare(&node.config, &settings)?;
+        } = node_dir::prepare(&node.config, &settings)?;
         Ok(Begun {
             starting: self.spawner.submit(plan),
             dir,
@@ -373,10 +377,10 @@ impl ProcessSupervisor {
         } = begun;
         let process = starting
             .wait()
-            .map_err(|e| format!("cannot start {}: {e}", spawn::display(&program)))?;
+            .map_err(|e| format!("cannot start {}: {e}", program::display(&program)))?;
         // A missing pid file only means that a leftover of this node could
         // not be found after a crash of the host; the node itself is fine.
-        if let Err(e) = spawn::write_pid_file(&dir, process.pid) {
+        if let Err(e) = pid_file::write_pid_file(&dir, process.pid) {
             let name = &node.config.name;
             self.warnings
                 .push(format!("cannot write the pid file of node {name}: {e}"));
@@ -393,8 +397,8 @@ impl ProcessSupervisor {
         let name = node.config.name.clone();
         let dir = node.config.directory.as_deref().unwrap_or_default();
         for (pipe, file) in [
-            (&mut running.out, spawn::STDOUT_FILE),
-            (&mut running.err, spawn::STDERR_FILE),
+            (&mut running.out, node_dir::STDOUT_FILE),
+            (&mut running.err, node_dir::STDERR_FILE),
         ] {
             if let Some(pipe) = pipe {
                 pipe.path = format!("{dir}/{file}");
