@@ -7,22 +7,18 @@
 //!
 //! A node's states:
 //!
-//! ```text
-//!             started            exited (no stop asked): crash
-//! Starting ----------> Up ------------------------------------> BackingOff
-//!                      |  ^  ready: at once, after              |  |
-//!                      |  |  ready_after_ms, or on check-in     |  | restart_at
-//!                      |  +-------------------------------------+  | (Start)
-//!                      |      started again                        |
-//!                      |  start failures >= max_start_failures     v
-//!                      +-----------------------------------------> Failed
-//! ```
-//!
-//! `Up` with a stop is *stopping*: SIGTERM sent, SIGKILL at `kill_at`;
-//! its exit answers the `destroy` or starts the `restart`. A death before
-//! the node became ready is a start failure; enough of them in a row and
-//! it is `Failed`, which only a `restart` revives. The back-off is Zeek's
-//! restart schedule ([`Backoff`]).
+//! - `Starting` becomes `Up` when its process started.
+//! - `Up`: not ready, then ready: at once, after `ready_after_ms` (spawn
+//!   readiness), or when it checks in. With a stop it is *stopping*:
+//!   SIGTERM sent, SIGKILL at `kill_at`; its exit then answers the
+//!   `destroy`, ends with the agent, or starts it again for the `restart`.
+//! - An exit nobody asked for is a death, a start failure unless the node
+//!   was ready: `BackingOff` until `restart_at` on Zeek's restart schedule
+//!   ([`Backoff`]), then started again; a start that fails there is a
+//!   start failure too, and it backs off again.
+//! - `Failed` once its start failures in a row reach
+//!   `max_start_failures`, or when the start for a `restart` fails. Only
+//!   a `restart` revives it, its failures and back-off forgiven.
 
 use super::backoff::{Backoff, RESET_AFTER_MS};
 use crate::model::Time;
