@@ -6,18 +6,33 @@
 //! the responses, notifications and the commands that start, stop and
 //! restart the Zeek cluster nodes of its instance.
 //!
-//! The crate is layered so that each layer has one job:
+//! The crate is layered so that each layer has one job. Imports only go
+//! downward: a module uses modules of its own layer or of lower ones, never
+//! a higher one. Lowest first (a `,` joins the modules of one layer;
+//! `tests/layering.rs` reads this line and checks every `crate::` path of
+//! `src/` against it):
 //!
+//! `text`, `sys` < `model` < `wire` < `supervisor` < `engine` < `options` < `process` < `runtime` < `ffi`
+//!
+//! - [`text`]: escaping strings for JSON and for messages. `sys`
+//!   (crate-private): the operating system's plumbing, epoll, eventfd,
+//!   pidfds, process groups.
 //! - [`model`]: every record and enum of the protocol (`Management::Node`,
-//!   `Supervisor::NodeConfig`, ...) as Rust types.
+//!   `Supervisor::NodeConfig`, ...) as Rust types, and [`Time`].
 //! - [`wire`]: JSON in and out, in Broker's WebSocket encoding (byte for
 //!   byte what zeek-client writes) or in plain `to_json` form, for the
 //!   four dialects `seed`, `zeek5`, `zeek6` and `zeek7`.
+//! - [`supervisor`]: the commands the engine gives a Supervisor and the
+//!   reports it takes back, plus their `SupervisorControl` event form.
 //! - [`engine`]: the agent itself, a deterministic state machine. It reads
 //!   no clock, starts no process and spawns no thread: inputs and the
 //!   current time go in, [`Output`]s come out.
-//! - [`supervisor`]: the commands the engine gives a Supervisor and the
-//!   reports it takes back, plus their `SupervisorControl` event form.
+//! - [`options`]: the agent options of `zma_agent_new`, parsed from JSON.
+//! - `process` (crate-private): the built-in process supervisor, the
+//!   engine's supervisor commands carried out with real node processes.
+//! - [`runtime`]: the engine behind a lock, a clock (threaded or polled),
+//!   the process supervisor, delivery to the host's callbacks.
+//! - [`ffi`]: the C ABI over the runtime.
 //!
 //! ## Driving the engine
 //!
@@ -91,16 +106,18 @@
 //! The C ABI, the process supervisor and the language bindings build on
 //! this API; the design documents of the project describe all of them.
 
-// `unsafe` lives only at the FFI edge and in process spawning (runtime),
-// each block with a SAFETY comment.
+// `unsafe` lives only at the FFI edge, in the OS plumbing (sys) and in
+// process spawning (process), each block with a SAFETY comment.
 #![deny(unsafe_code)]
 
 pub mod engine;
 pub mod ffi;
 pub mod model;
 pub mod options;
+pub(crate) mod process;
 pub mod runtime;
 pub mod supervisor;
+mod sys;
 pub mod text;
 pub mod wire;
 

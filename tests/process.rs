@@ -355,6 +355,10 @@ fn a_node_that_never_starts_fails_its_deploy_at_once_and_is_given_up_on_schedule
     // No sixth try, and nothing answered twice.
     let spawned = host.changes().iter().filter(|c| c.2 == "PENDING").count();
     assert_eq!(spawned, 5);
+    // Nor anything due: the readiness wait of its last try went with it (a
+    // deadline left behind would come and stay in the past, and the host
+    // would be told to poll again at once, forever).
+    assert_eq!(host.runtime().next_timeout_ms(), None);
     std::thread::sleep(Duration::from_millis(200));
     host.run_until(Duration::from_millis(200), |_| false);
     assert_eq!(

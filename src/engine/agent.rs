@@ -13,9 +13,8 @@ use super::deploy::DeployOp;
 use super::nodes::{NodeTable, Readiness};
 use super::output::{Channel, LogLevel, LogRecord, Outbound, Output};
 use super::requests::{RequestKind, Requests};
-use super::time::Time;
 use super::timers::{Timer, Timers};
-use crate::model::{Configuration, NodeOutputs, ResultRecord};
+use crate::model::{Configuration, NodeOutputs, ResultRecord, Time};
 use crate::supervisor::{host, Report};
 use crate::wire::{
     decode, Encoding, Event, EventName, EventRole, Inbound, InputError, InputErrorKind, Limits,

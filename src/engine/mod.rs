@@ -19,7 +19,6 @@ mod requests;
 mod restart;
 mod snapshot;
 mod status;
-mod time;
 mod timers;
 mod validate;
 
@@ -30,7 +29,9 @@ pub use hello::API_VERSION;
 pub use nodes::SUPERVISOR_API_TOPIC;
 pub use output::{Channel, LogLevel, LogRecord, Outbound, Output};
 pub use snapshot::{AgentState, NodeSnapshot, RequestSnapshot};
-pub use time::Time;
+// Time is part of the model (the process supervisor keeps time as well);
+// `engine::Time` stays its name in the engine's API.
+pub use crate::model::Time;
 pub use validate::{
     unsafe_name_reason, validate_configuration, MANAGEMENT_NODE_SCRIPT, MAX_NODE_NAME_BYTES,
 };

@@ -33,7 +33,7 @@ pub(crate) struct ManagedNode {
     pub(crate) restarts: u32,
     /// When its current process started (process supervisor), or when
     /// Zeek's Supervisor answered its create (host mode).
-    pub(crate) started: Option<super::time::Time>,
+    pub(crate) started: Option<crate::model::Time>,
     /// Why the node is FAILED, for deploy results.
     pub(crate) failure: Option<String>,
     /// Why the deploy carrying the node out counts it as failed although

@@ -7,9 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::agent::Engine;
-use super::time::Time;
 use super::timers::{Timer, TimerKey};
-use crate::model::{ResultRecord, State};
+use crate::model::{ResultRecord, State, Time};
 use crate::supervisor::CommandId;
 use crate::wire::Encoding;
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::time::Time;
+use crate::model::Time;
 use crate::supervisor::CommandId;
 
 /// What a timer is for.

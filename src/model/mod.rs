@@ -11,6 +11,7 @@ mod enums;
 mod management;
 mod port;
 mod supervisor;
+mod time;
 mod value;
 
 pub use broker::{EndpointInfo, NetworkInfo};
@@ -20,4 +21,5 @@ pub use management::{
 };
 pub use port::{Port, Proto};
 pub use supervisor::{ClusterEndpoint, NodeConfig, SupervisorNodeStatus, SupervisorStatus};
+pub use time::Time;
 pub use value::Value;

@@ -23,8 +23,6 @@
 //! promptly.
 
 mod delivery;
-#[allow(unsafe_code)] // epoll and eventfd: the OS edge of the runtime
-pub(crate) mod poller;
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
@@ -40,10 +38,10 @@ use crate::engine::{
     AgentConfig, AgentError, Engine, LogLevel, LogRecord, Output, SupervisorKind, Time,
 };
 use crate::options::{AgentOptions, Mode};
-use crate::supervisor::process::ProcessSupervisor;
+use crate::process::ProcessSupervisor;
+use crate::sys::poller::Poller;
 use crate::wire::Limits;
 use delivery::Delivery;
-use poller::Poller;
 
 /// Why a runtime call failed; each maps to one C status code.
 #[derive(Debug)]
@@ -120,15 +118,8 @@ impl Agent {
         let poller = Arc::new(Poller::new().map_err(|e| io("poller (epoll, eventfd)", e))?);
         let process = match options.engine.supervisor {
             SupervisorKind::Process => Some(
-                ProcessSupervisor::new(
-                    options.process.clone(),
-                    options.node_ready,
-                    options.ready_after_ms,
-                    &options.engine.state_dir,
-                    options.stop_nodes_on_free,
-                    Arc::clone(&poller),
-                )
-                .map_err(|e| io("process supervisor", e))?,
+                ProcessSupervisor::new(&options, Arc::clone(&poller))
+                    .map_err(|e| io("process supervisor", e))?,
             ),
             SupervisorKind::Host { .. } => None,
         };

@@ -10,7 +10,6 @@
 //!   itself in host mode, so the host only moves events.
 
 pub mod host;
-pub(crate) mod process;
 
 use crate::model::{NodeConfig, NodeOutputs, SupervisorStatus};
 

@@ -193,7 +193,7 @@ impl Watchdog {
     /// inherits that mask, so no handler of the host can ever run in it.
     pub(crate) fn start(registry: Arc<Registry>) -> io::Result<Watchdog> {
         // SAFETY: getpid has no preconditions.
-        let host = super::spawn::pidfd_open(unsafe { libc::getpid() })?;
+        let host = crate::sys::proc::pidfd_open(unsafe { libc::getpid() })?;
         // SAFETY: eventfd takes no memory; it returns a new descriptor or -1.
         let leave = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         if leave < 0 {
@@ -257,7 +257,7 @@ impl Drop for Watchdog {
         };
         // It leaves at once; wait for it, so that its stack and `shared`
         // are no longer in use when they are freed.
-        let _ = super::launch::wait_pidfd(self.pidfd.as_raw_fd(), 0);
+        let _ = crate::sys::proc::wait_pidfd(self.pidfd.as_raw_fd(), 0);
         let _ = self.pid;
     }
 }

@@ -46,11 +46,11 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::watchdog::{Slot, SlotRef};
+use crate::sys::proc::{pidfd_exited, pidfd_send_signal, wait_pidfd};
 
 /// What the child writes to its standard error when it cannot pin its CPU.
 const CPU_WARNING: &[u8] = b"zeek-mgmt-agent: warning: could not pin the node to its CPU\n";
@@ -113,8 +113,9 @@ pub(crate) struct Command<'a> {
     pub(crate) env: &'a [(String, String)],
     pub(crate) dir: RawFd,
     pub(crate) cpu: Option<usize>,
-    /// Arm a parent-death signal (the node dies with the host).
-    pub(crate) parent_death_signal: bool,
+    /// The node dies with the host (`stop_nodes_on_free`): the child arms
+    /// a parent-death signal and checks that the host is still there.
+    pub(crate) stop_nodes_on_free: bool,
     /// The watchdog slot the child registers itself in before exec; `None`
     /// for a node that is to survive the host.
     pub(crate) slot: Option<SlotRef>,
@@ -133,7 +134,7 @@ struct Launch<'a> {
     stdio: [RawFd; 3],
     dir: RawFd,
     cpu: Option<libc::cpu_set_t>,
-    parent_death_signal: bool,
+    stop_nodes_on_free: bool,
     parent: libc::pid_t,
     slot: Option<&'a Slot>,
     /// Where the kernel stores the child's pidfd (`CLONE_PIDFD`), before
@@ -250,73 +251,6 @@ impl NodeProcess {
     }
 }
 
-/// Whether the process behind a pidfd has exited (its pidfd is readable).
-fn pidfd_exited(pidfd: RawFd) -> bool {
-    let mut fds = libc::pollfd {
-        fd: pidfd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll on one pollfd on our stack, without waiting.
-    unsafe { libc::poll(&mut fds, 1, 0) > 0 }
-}
-
-/// Sends `signal` to the process behind a pidfd; true if it was sent (the
-/// process exists and is not reaped).
-pub(crate) fn pidfd_send_signal(pidfd: RawFd, signal: libc::c_int) -> bool {
-    // SAFETY: pidfd_send_signal with no siginfo; no memory is passed.
-    unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd,
-            signal,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        ) == 0
-    }
-}
-
-/// Reaps the child behind `pidfd` (`waitid(P_PIDFD)`, any kind of child),
-/// or with `WNOHANG` returns `None` while it runs.
-pub(crate) fn wait_pidfd(pidfd: RawFd, flags: libc::c_int) -> io::Result<Option<ExitStatus>> {
-    loop {
-        // SAFETY: an all-zero siginfo_t is valid; waitid fills it in.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: waitid writes into the siginfo_t given.
-        let done = unsafe {
-            libc::waitid(
-                libc::P_PIDFD,
-                pidfd as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::__WALL | flags,
-            )
-        };
-        if done != 0 {
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                // Someone else reaped it: the kernel may still know how it
-                // ended.
-                Some(libc::ECHILD) => return exit_info(pidfd).map(Some).ok_or(e),
-                _ => return Err(e),
-            }
-        }
-        // SAFETY: filled in by waitid for an exited child.
-        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
-        if pid == 0 {
-            return Ok(None); // WNOHANG, still running
-        }
-        // Back to a wait status: an exit code in the second byte, or the
-        // signal in the low bits (and the core flag).
-        let raw = match info.si_code {
-            libc::CLD_EXITED => (status & 0xff) << 8,
-            libc::CLD_DUMPED => (status & 0x7f) | 0x80,
-            _ => status & 0x7f,
-        };
-        return Ok(Some(ExitStatus::from_raw(raw)));
-    }
-}
-
 /// The stack the child runs on, reused by every start of one spawner
 /// thread (starts on it are serial, and a child is done with the stack
 /// once the parent resumes).
@@ -422,7 +356,7 @@ pub(crate) fn start(command: Command<'_>, stack: &ChildStack) -> io::Result<Node
         ],
         dir: command.dir,
         cpu,
-        parent_death_signal: command.parent_death_signal,
+        stop_nodes_on_free: command.stop_nodes_on_free,
         // SAFETY: getpid has no preconditions.
         parent: unsafe { libc::getpid() },
         slot: command.slot.as_ref().and_then(SlotRef::slot),
@@ -477,34 +411,6 @@ pub(crate) fn start(command: Command<'_>, stack: &ChildStack) -> io::Result<Node
         });
     }
     Ok(process)
-}
-
-/// `struct pidfd_info` of `<linux/pidfd.h>`, as first published (64
-/// bytes); `exit_code` (Linux 6.15) took the place of a spare field.
-#[repr(C)]
-#[derive(Default)]
-struct PidfdInfo {
-    mask: u64,
-    cgroupid: u64,
-    ids: [u32; 11],
-    exit_code: i32,
-}
-
-/// How the process behind `pidfd` ended (a wait status), if it has and the
-/// kernel kept it: readable even after someone else reaped it.
-fn exit_info(pidfd: RawFd) -> Option<ExitStatus> {
-    const PIDFD_INFO_EXIT: u64 = 1 << 3;
-    // _IOWR(PIDFS_IOCTL_MAGIC = 0xFF, 11, struct pidfd_info)
-    const PIDFD_GET_INFO: u64 =
-        (3 << 30) | ((std::mem::size_of::<PidfdInfo>() as u64) << 16) | (0xFF << 8) | 11;
-    let mut info = PidfdInfo {
-        mask: PIDFD_INFO_EXIT,
-        ..PidfdInfo::default()
-    };
-    // SAFETY: the ioctl fills in the struct given, whose size the request
-    // encodes.
-    let done = unsafe { libc::ioctl(pidfd, PIDFD_GET_INFO as _, &mut info) };
-    (done == 0 && info.mask & PIDFD_INFO_EXIT != 0).then(|| ExitStatus::from_raw(info.exit_code))
 }
 
 /// Why a `clone` just failed, with a hint where the cause is likely.
@@ -594,7 +500,7 @@ unsafe fn child_steps(launch: &Launch) -> ! {
     if libc::setpgid(0, 0) != 0 {
         fail(launch, Step::ProcessGroup);
     }
-    if launch.parent_death_signal && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+    if launch.stop_nodes_on_free && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
         fail(launch, Step::ParentDeathSignal);
     }
     if let Some(slot) = launch.slot {
@@ -602,7 +508,7 @@ unsafe fn child_steps(launch: &Launch) -> ! {
     }
     // The host may have died before the signal was armed or the watchdog
     // knew this node (it then killed what it knew and left).
-    if (launch.parent_death_signal || launch.slot.is_some()) && libc::getppid() != launch.parent {
+    if (launch.stop_nodes_on_free || launch.slot.is_some()) && libc::getppid() != launch.parent {
         fail(launch, Step::HostGone);
     }
     // Before the dup2s: the directory's descriptor may itself be 0, 1 or 2
@@ -675,7 +581,8 @@ mod tests {
         // write end must be moved above 2, or the child's dup2(1, 1) would
         // leave it close-on-exec and the node's stdout would vanish. The
         // test runs itself again in a child process that closes 0 and 1.
-        let name = "supervisor::process::launch::tests::a_node_gets_its_output_even_when_the_host_closed_its_stdio";
+        let name =
+            "process::launch::tests::a_node_gets_its_output_even_when_the_host_closed_its_stdio";
         if std::env::var_os(CLOSED_STDIO_CHILD).is_some() {
             let dir = File::open("/").unwrap();
             // SAFETY: this child process's own stdin and stdout, unused.
@@ -693,7 +600,7 @@ mod tests {
                 env: &[],
                 dir: dir.as_raw_fd(),
                 cpu: None,
-                parent_death_signal: true,
+                stop_nodes_on_free: true,
                 slot: None,
             };
             let mut process = start(command, &stack).unwrap();

@@ -8,6 +8,11 @@
 //! the grace period, a restart delay, a readiness wait). Everything it
 //! learns comes back as [`Report`]s for the engine.
 //!
+//! What a node's life is (readiness, crash or start failure, back-off,
+//! FAILED, stopping) is decided in `life`, a state machine without I/O,
+//! given the time; this file is its shell: it starts processes, signals
+//! them, reads their pipes, and turns what `life` says into reports.
+//!
 //! Beyond Zeek's Supervisor: stops are parallel with a configurable grace
 //! period; restart delays are capped; a node that keeps dying before it
 //! ever became ready is given up (`FAILED`, Zeek issue #2488); nodes left
@@ -21,9 +26,13 @@ mod keep;
 mod launch;
 pub(crate) mod layout;
 mod leftovers;
+mod life;
 #[allow(unsafe_code)] // flock
 mod lock;
-#[allow(unsafe_code)] // descriptors, pidfds, signals: process spawning
+#[allow(unsafe_code)] // openat, readlinkat, symlinkat: files relative to a directory descriptor
+mod node_dir;
+mod pid_file;
+mod program;
 mod spawn;
 #[allow(unsafe_code)] // a process sharing our memory that outlives us: process supervision
 mod watchdog;
@@ -36,36 +45,23 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::sync::Arc;
 
-use backoff::{Backoff, RESET_AFTER_MS};
 use capture::Capture;
 use launch::NodeProcess;
-use spawn::{Prepared, SpawnSettings, Spawner, Starting};
+use life::{Death, Exit, Life, Policy, Step};
+use node_dir::{Prepared, SpawnSettings};
+use spawn::{Spawner, Starting};
 
-use super::{Command, CommandId, Report, SupervisorCommand};
-use crate::engine::Time;
 use crate::model::{
-    ClusterEndpoint, NodeConfig, NodeOutputs, SupervisorNodeStatus, SupervisorStatus,
+    ClusterEndpoint, NodeConfig, NodeOutputs, SupervisorNodeStatus, SupervisorStatus, Time,
 };
-use crate::options::{NodeReady, ProcessOptions};
-use crate::runtime::poller::Poller;
+use crate::options::{AgentOptions, ProcessOptions};
+use crate::supervisor::{Command, CommandId, Report, SupervisorCommand};
+use crate::sys::poller::Poller;
+use crate::sys::proc::{set_nonblocking, signal_group};
 
 /// How much output one `poll` reads from one pipe, so that a flooding node
 /// cannot starve the others (the rest stays readable for the next poll).
 const READ_BUDGET: usize = 1 << 20;
-
-/// Why a node is being stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Intent {
-    Destroy(CommandId),
-    Restart(CommandId),
-    Shutdown,
-}
-
-struct Stop {
-    intent: Intent,
-    kill_at: Time,
-    killed: bool,
-}
 
 /// The read end of a node's stdout or stderr pipe.
 struct Stream(File);
@@ -98,30 +94,16 @@ struct Running {
     pid_token: u64,
     out: Option<Pipe>,
     err: Option<Pipe>,
-    stop: Option<Stop>,
-}
-
-enum Phase {
-    /// Its process runs (or is being stopped).
-    Up(Running),
-    /// It crashed; it starts again at this time.
-    Crashed { restart_at: Time },
-    /// It kept dying before it became ready: no more restarts.
-    Failed,
 }
 
 struct Node {
     config: NodeConfig,
-    phase: Phase,
+    /// What happens to it when (see `life`).
+    life: Life,
+    /// Its process: there exactly while `life` is up.
+    running: Option<Running>,
     stdout: Capture,
     stderr: Capture,
-    backoff: Backoff,
-    /// Deaths in a row before it ever became ready.
-    start_failures: u32,
-    ready: bool,
-    /// Spawn readiness: it counts as ready at this time if still up.
-    ready_at: Option<Time>,
-    started_at: Time,
 }
 
 /// The cluster table of a deploy, shared by all its nodes.
@@ -146,13 +128,12 @@ enum Source {
 /// The process supervisor of one agent.
 pub struct ProcessSupervisor {
     options: ProcessOptions,
-    node_ready: NodeReady,
-    ready_after_ms: u64,
+    policy: Policy,
     program: Result<PathBuf, String>,
     zeekpath_tail: String,
-    /// Nodes die with the host process (parent-death signal, watchdog):
-    /// `stop_nodes_on_free`. False: they survive it.
-    parent_death_signal: bool,
+    /// The agent's `stop_nodes_on_free`: its nodes die with the host
+    /// (parent-death signal, watchdog), or (false) survive it.
+    stop_nodes_on_free: bool,
     poller: Arc<Poller>,
     spawner: Spawner,
     nodes: BTreeMap<String, Node>,
@@ -171,34 +152,28 @@ pub struct ProcessSupervisor {
 }
 
 impl ProcessSupervisor {
-    /// A supervisor whose nodes live under `state_dir/nodes`. It locks the
-    /// state directory for its life, and fails if another agent holds it.
-    /// Processes an earlier agent left running there are stopped first
-    /// (SIGTERM, SIGKILL after `stop_grace_ms`): this call waits for that,
-    /// so it takes up to the grace period when there are any, and no
-    /// duplicate ever starts. `parent_death_signal` (the agent's
-    /// `stop_nodes_on_free`): nodes die with the host process; false, they
-    /// survive it.
-    pub fn new(
-        options: ProcessOptions,
-        node_ready: NodeReady,
-        ready_after_ms: u64,
-        state_dir: &str,
-        parent_death_signal: bool,
-        poller: Arc<Poller>,
-    ) -> io::Result<ProcessSupervisor> {
+    /// A supervisor for the agent `agent` describes: its `supervisor`
+    /// options, `node_ready`, `ready_after_ms`, `stop_nodes_on_free`, and
+    /// the state directory, under which its nodes live (`nodes/`). It
+    /// locks the state directory for its life, and fails if another agent
+    /// holds it. Processes an earlier agent left running there are stopped
+    /// first (SIGTERM, SIGKILL after `stop_grace_ms`): this call waits for
+    /// that, so it takes up to the grace period when there are any, and no
+    /// duplicate ever starts.
+    pub fn new(agent: &AgentOptions, poller: Arc<Poller>) -> io::Result<ProcessSupervisor> {
+        let options = agent.process.clone();
+        let state_dir = agent.engine.state_dir.as_str();
         let lock = lock::acquire(state_dir)?;
-        let program = spawn::resolve_program(&options.zeek, std::env::var_os("PATH"));
+        let program = program::resolve_program(&options.zeek, std::env::var_os("PATH"));
         let zeekpath_tail = match &program {
-            Ok(p) => spawn::zeekpath_tail(p, std::env::var("ZEEKPATH").ok()),
+            Ok(p) => program::zeekpath_tail(p, std::env::var("ZEEKPATH").ok()),
             Err(_) => String::new(),
         };
         let mut supervisor = ProcessSupervisor {
-            node_ready,
-            ready_after_ms,
+            policy: Policy::new(&options, agent.node_ready, agent.ready_after_ms),
             program,
             zeekpath_tail,
-            parent_death_signal,
+            stop_nodes_on_free: agent.stop_nodes_on_free,
             poller,
             spawner: Spawner::new()?,
             nodes: BTreeMap::new(),
@@ -318,17 +293,10 @@ impl ProcessSupervisor {
             }
             let node = Node {
                 config,
-                phase: Phase::Failed,
+                life: Life::new(&self.policy, now),
+                running: None,
                 stdout: Capture::new(self.options.output_max_lines),
                 stderr: Capture::new(self.options.output_max_lines),
-                backoff: Backoff::new(
-                    self.options.restart_delay_ms,
-                    self.options.restart_delay_max_ms,
-                ),
-                start_failures: 0,
-                ready: false,
-                ready_at: None,
-                started_at: now,
             };
             let begun = self.begin_start(&node);
             launched.push((id, node, begun));
@@ -375,14 +343,14 @@ impl ProcessSupervisor {
             layout: &layout,
             args_prefix: &self.options.args_prefix,
             zeekpath_tail: &self.zeekpath_tail,
-            parent_death_signal: self.parent_death_signal,
+            stop_nodes_on_free: self.stop_nodes_on_free,
         };
         let Prepared {
             plan,
             dir,
             stdout,
             stderr,
-        } = spawn::prepare(&node.config, &settings)?;
+        } = node_dir::prepare(&node.config, &settings)?;
         Ok(Begun {
             starting: self.spawner.submit(plan),
             dir,
@@ -409,10 +377,10 @@ impl ProcessSupervisor {
         } = begun;
         let process = starting
             .wait()
-            .map_err(|e| format!("cannot start {}: {e}", spawn::display(&program)))?;
+            .map_err(|e| format!("cannot start {}: {e}", program::display(&program)))?;
         // A missing pid file only means that a leftover of this node could
         // not be found after a crash of the host; the node itself is fine.
-        if let Err(e) = spawn::write_pid_file(&dir, process.pid) {
+        if let Err(e) = pid_file::write_pid_file(&dir, process.pid) {
             let name = &node.config.name;
             self.warnings
                 .push(format!("cannot write the pid file of node {name}: {e}"));
@@ -429,8 +397,8 @@ impl ProcessSupervisor {
         let name = node.config.name.clone();
         let dir = node.config.directory.as_deref().unwrap_or_default();
         for (pipe, file) in [
-            (&mut running.out, spawn::STDOUT_FILE),
-            (&mut running.err, spawn::STDERR_FILE),
+            (&mut running.out, node_dir::STDOUT_FILE),
+            (&mut running.err, node_dir::STDERR_FILE),
         ] {
             if let Some(pipe) = pipe {
                 pipe.path = format!("{dir}/{file}");
@@ -448,24 +416,15 @@ impl ProcessSupervisor {
             };
             self.sources.insert(token, (name.clone(), source));
         }
-        node.phase = Phase::Up(running);
+        node.running = Some(running);
         node.stdout.clear();
         node.stderr.clear();
-        node.ready = false;
-        node.started_at = now;
-        node.ready_at = None;
         let mut reports = vec![Report::NodeSpawned {
             node: name.clone(),
             pid: i64::from(pid),
         }];
-        if self.node_ready == NodeReady::Spawn {
-            if self.ready_after_ms == 0 {
-                node.ready = true;
-                node.start_failures = 0;
-                reports.push(Report::NodeReady { node: name });
-            } else {
-                node.ready_at = Some(now.plus_millis(self.ready_after_ms));
-            }
+        if node.life.started(&self.policy, now) {
+            reports.push(Report::NodeReady { node: name });
         }
         Ok(reports)
     }
@@ -489,8 +448,8 @@ impl ProcessSupervisor {
         let mut pipes = Vec::with_capacity(2);
         for (stream, file) in streams.into_iter().flatten() {
             let token = self.token();
-            let watched = spawn::set_nonblocking(stream.raw())
-                .and_then(|()| self.poller.add(stream.raw(), token));
+            let watched =
+                set_nonblocking(stream.raw()).and_then(|()| self.poller.add(stream.raw(), token));
             if let Err(e) = watched {
                 self.poller.remove(process.pidfd.as_raw_fd());
                 for pipe in &pipes {
@@ -514,76 +473,56 @@ impl ProcessSupervisor {
             pid_token,
             out: pipes.next(),
             err: pipes.next(),
-            stop: None,
         })
     }
 
     fn destroy(&mut self, id: CommandId, name: &str, now: Time, reports: &mut Vec<Report>) {
-        let grace = self.options.stop_grace_ms;
-        let Some(node) = self.nodes.get_mut(name) else {
+        let Some(mut node) = self.nodes.remove(name) else {
             reports.push(Report::Destroyed { id, ok: false });
             return;
         };
-        match &mut node.phase {
-            Phase::Up(running) => {
-                match running.stop.replace(Stop {
-                    intent: Intent::Destroy(id),
-                    kill_at: now.plus_millis(grace),
-                    killed: false,
-                }) {
-                    Some(Stop {
-                        intent: Intent::Restart(old),
-                        ..
-                    }) => reports.push(Report::Restarted { id: old, ok: false }),
-                    Some(Stop {
-                        intent: Intent::Destroy(old),
-                        ..
-                    }) => reports.push(Report::Destroyed { id: old, ok: true }),
-                    Some(previous) => running.stop = Some(previous), // shutting down anyway
-                    None => spawn::signal_group(running.pid, libc::SIGTERM),
-                }
-                if grace == 0 {
-                    spawn::signal_group(running.pid, libc::SIGKILL);
-                }
-            }
-            Phase::Crashed { .. } | Phase::Failed => {
-                self.nodes.remove(name);
-                reports.push(Report::Destroyed { id, ok: true });
-            }
-        }
+        let steps = node.life.destroy(id, &self.policy, now);
+        self.carry_out(node, steps, now, reports);
     }
 
     fn restart(&mut self, id: CommandId, name: &str, now: Time, reports: &mut Vec<Report>) {
-        let grace = self.options.stop_grace_ms;
         let Some(mut node) = self.nodes.remove(name) else {
             reports.push(Report::Restarted { id, ok: false });
             return;
         };
-        match &mut node.phase {
-            Phase::Up(running) if running.stop.is_none() => {
-                running.stop = Some(Stop {
-                    intent: Intent::Restart(id),
-                    kill_at: now.plus_millis(grace),
-                    killed: false,
-                });
-                spawn::signal_group(
-                    running.pid,
-                    if grace == 0 {
-                        libc::SIGKILL
-                    } else {
-                        libc::SIGTERM
-                    },
-                );
-            }
-            Phase::Up(_) => reports.push(Report::Restarted { id, ok: false }),
-            Phase::Crashed { .. } | Phase::Failed => {
-                // A restart revives it and forgives its failures.
-                node.start_failures = 0;
-                node.backoff.reset();
-                self.start_for_restart(id, &mut node, now, reports);
+        let steps = node.life.restart(id, &self.policy, now);
+        self.carry_out(node, steps, now, reports);
+    }
+
+    /// Does what a node's life says, in order, and keeps the node unless
+    /// it is forgotten.
+    fn carry_out(
+        &mut self,
+        mut node: Node,
+        steps: Vec<Step>,
+        now: Time,
+        reports: &mut Vec<Report>,
+    ) {
+        let mut forget = false;
+        for step in steps {
+            match step {
+                Step::Signal(signal) => {
+                    if let Some(running) = &node.running {
+                        signal_group(running.pid, signal);
+                    }
+                }
+                Step::Answer(answer) => reports.push(answer),
+                Step::Start(Some(id)) => self.start_for_restart(id, &mut node, now, reports),
+                Step::Start(None) => self.start_after_back_off(&mut node, now, reports),
+                Step::Ready => reports.push(Report::NodeReady {
+                    node: node.config.name.clone(),
+                }),
+                Step::Forget => forget = true,
             }
         }
-        self.nodes.insert(name.to_owned(), node);
+        if !forget {
+            self.nodes.insert(node.config.name.clone(), node);
+        }
     }
 
     /// Starts a node a restart asked for; the answer comes first.
@@ -600,7 +539,7 @@ impl ProcessSupervisor {
                 reports.extend(started);
             }
             Err(reason) => {
-                node.phase = Phase::Failed;
+                node.life.restart_failed();
                 let name = &node.config.name;
                 self.warnings
                     .push(format!("cannot restart node {name}: {reason}"));
@@ -615,10 +554,7 @@ impl ProcessSupervisor {
             .iter()
             .filter(|(name, _)| only.is_empty() || name.as_str() == only)
             .map(|(name, node)| {
-                let pid = match &node.phase {
-                    Phase::Up(running) => Some(i64::from(running.pid)),
-                    _ => None,
-                };
+                let pid = node.running.as_ref().map(|r| i64::from(r.pid));
                 (
                     name.clone(),
                     SupervisorNodeStatus {
@@ -635,29 +571,18 @@ impl ProcessSupervisor {
     /// is a crash, not a failure to start.
     pub fn mark_ready(&mut self, name: &str) {
         if let Some(node) = self.nodes.get_mut(name) {
-            node.ready = true;
-            node.start_failures = 0;
+            node.life.checked_in();
         }
     }
 
     /// When the supervisor needs `poll` again without any readiness.
     pub fn next_deadline(&self) -> Option<Time> {
-        let nodes = self.nodes.values().flat_map(|node| {
-            let phase = match &node.phase {
-                Phase::Up(Running {
-                    stop: Some(stop), ..
-                }) if !stop.killed => Some(stop.kill_at),
-                Phase::Crashed { restart_at } => Some(*restart_at),
-                _ => None,
-            };
-            phase.into_iter().chain(node.ready_at)
-        });
-        nodes.min()
+        self.nodes.values().filter_map(|n| n.life.deadline()).min()
     }
 
     /// Whether any process of this supervisor is alive.
     pub fn has_processes(&self) -> bool {
-        self.nodes.values().any(|n| matches!(n.phase, Phase::Up(_)))
+        self.nodes.values().any(|n| n.life.is_up())
     }
 
     /// Reads output, notices exits and fires due timers.
@@ -680,7 +605,7 @@ impl ProcessSupervisor {
         let Some(node) = self.nodes.get_mut(name) else {
             return;
         };
-        let Phase::Up(running) = &mut node.phase else {
+        let Some(running) = &mut node.running else {
             return;
         };
         let (pipe, capture) = if running.out.as_ref().is_some_and(|p| p.token == token) {
@@ -703,7 +628,7 @@ impl ProcessSupervisor {
         let Some(mut node) = self.nodes.remove(name) else {
             return;
         };
-        let Phase::Up(mut running) = std::mem::replace(&mut node.phase, Phase::Failed) else {
+        let Some(mut running) = node.running.take() else {
             self.nodes.insert(name.to_owned(), node);
             return;
         };
@@ -711,12 +636,12 @@ impl ProcessSupervisor {
             Ok(Some(status)) => Some(status),
             Ok(None) => {
                 // Not reaped yet (a spurious wakeup): keep watching.
-                node.phase = Phase::Up(running);
+                node.running = Some(running);
                 self.nodes.insert(name.to_owned(), node);
                 return;
             }
             // Reaped behind our back and the kernel kept no status (see
-            // `launch::wait_pidfd`): say so rather than invent one.
+            // `sys::proc::wait_pidfd`): say so rather than invent one.
             Err(_) => None,
         };
         // What it wrote just before dying is still in the pipes.
@@ -745,61 +670,57 @@ impl ProcessSupervisor {
             stdout: node.stdout.joined(),
             stderr: node.stderr.joined(),
         };
-        match running.stop.map(|s| s.intent) {
-            Some(Intent::Destroy(id)) => reports.push(Report::Destroyed { id, ok: true }),
-            Some(Intent::Shutdown) => {}
-            Some(Intent::Restart(id)) => {
-                node.start_failures = 0;
-                node.backoff.reset();
+        match node.life.exited(&self.policy, now) {
+            Exit::Destroyed(id) => reports.push(Report::Destroyed { id, ok: true }),
+            Exit::Shutdown => {}
+            Exit::Restart(id) => {
                 self.start_for_restart(id, &mut node, now, reports);
                 self.nodes.insert(name.to_owned(), node);
             }
-            None => {
-                self.crashed(&mut node, &status, outputs, now, reports);
-                self.nodes.insert(name.to_owned(), node);
+            Exit::Died(death) => {
+                let name = node.config.name.clone();
+                reports.push(match death {
+                    Death::BackingOff { .. } => Report::NodeCrashed {
+                        node: name,
+                        reason: describe(&status),
+                        outputs,
+                    },
+                    Death::Failed { start_failures } => Report::NodeFailed {
+                        node: name,
+                        reason: format!(
+                            "it exited {start_failures} times in a row before becoming ready \
+                             (last: {})",
+                            describe(&status)
+                        ),
+                        outputs,
+                    },
+                });
+                self.nodes.insert(node.config.name.clone(), node);
             }
         }
     }
 
-    /// An exit nobody asked for (exit code 0 included, as Zeek counts it).
-    fn crashed(
-        &mut self,
-        node: &mut Node,
-        status: &Option<ExitStatus>,
-        outputs: NodeOutputs,
-        now: Time,
-        reports: &mut Vec<Report>,
-    ) {
-        let name = node.config.name.clone();
-        if now.as_millis().saturating_sub(node.started_at.as_millis()) >= RESET_AFTER_MS {
-            node.backoff.reset();
-        }
-        if !node.ready {
-            node.start_failures += 1;
-        }
-        if node.start_failures >= self.options.max_start_failures {
-            node.phase = Phase::Failed;
-            reports.push(Report::NodeFailed {
-                node: name,
-                reason: format!(
-                    "it exited {} times in a row before becoming ready (last: {})",
-                    node.start_failures,
-                    describe(status)
-                ),
-                outputs,
-            });
-            return;
-        }
-        let delay = node.backoff.next_delay();
-        node.phase = Phase::Crashed {
-            restart_at: now.plus_millis(delay),
+    /// Starts a node again after its back-off. A start that fails counts
+    /// as dying at start.
+    fn start_after_back_off(&mut self, node: &mut Node, now: Time, reports: &mut Vec<Report>) {
+        let reason = match self.start(node, now) {
+            Ok(started) => return reports.extend(started),
+            Err(reason) => reason,
         };
-        node.ready_at = None;
-        reports.push(Report::NodeCrashed {
-            node: name,
-            reason: describe(status),
-            outputs,
-        });
+        node.stderr.push(reason.as_bytes());
+        node.stderr.flush();
+        if let Death::Failed { start_failures } = node.life.start_failed(&self.policy, now) {
+            reports.push(Report::NodeFailed {
+                node: node.config.name.clone(),
+                reason: format!(
+                    "it could not be started {start_failures} times in a row ({reason})"
+                ),
+                outputs: NodeOutputs {
+                    stdout: node.stdout.joined(),
+                    stderr: node.stderr.joined(),
+                },
+            });
+        }
     }
 
     fn fire_timers(&mut self, now: Time, reports: &mut Vec<Report>) {
@@ -808,57 +729,8 @@ impl ProcessSupervisor {
             let Some(mut node) = self.nodes.remove(&name) else {
                 continue;
             };
-            match &mut node.phase {
-                Phase::Up(running) => {
-                    if let Some(stop) = running
-                        .stop
-                        .as_mut()
-                        .filter(|s| !s.killed && s.kill_at <= now)
-                    {
-                        stop.killed = true;
-                        spawn::signal_group(running.pid, libc::SIGKILL);
-                    }
-                    if node.ready_at.is_some_and(|at| at <= now) && running.stop.is_none() {
-                        node.ready_at = None;
-                        node.ready = true;
-                        node.start_failures = 0;
-                        reports.push(Report::NodeReady { node: name.clone() });
-                    }
-                }
-                Phase::Crashed { restart_at } if *restart_at <= now => {
-                    match self.start(&mut node, now) {
-                        Ok(started) => reports.extend(started),
-                        Err(reason) => {
-                            // It cannot even be started: counts as dying at start.
-                            node.start_failures += 1;
-                            node.stderr.push(reason.as_bytes());
-                            node.stderr.flush();
-                            let outputs = NodeOutputs {
-                                stdout: node.stdout.joined(),
-                                stderr: node.stderr.joined(),
-                            };
-                            if node.start_failures >= self.options.max_start_failures {
-                                node.phase = Phase::Failed;
-                                reports.push(Report::NodeFailed {
-                                    node: name.clone(),
-                                    reason: format!(
-                                        "it could not be started {} times in a row ({reason})",
-                                        node.start_failures
-                                    ),
-                                    outputs,
-                                });
-                            } else {
-                                let delay = node.backoff.next_delay();
-                                node.phase = Phase::Crashed {
-                                    restart_at: now.plus_millis(delay),
-                                };
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-            self.nodes.insert(name, node);
+            let steps = node.life.timers(now);
+            self.carry_out(node, steps, now, reports);
         }
     }
 
@@ -870,12 +742,12 @@ impl ProcessSupervisor {
     pub fn leave_running(&mut self) {
         let mut kept = Vec::new();
         for (_, node) in std::mem::take(&mut self.nodes) {
-            let Phase::Up(running) = node.phase else {
+            let Some(Running {
+                process, out, err, ..
+            }) = node.running
+            else {
                 continue;
             };
-            let Running {
-                process, out, err, ..
-            } = running;
             self.poller.remove(process.pidfd.as_raw_fd());
             let mut outputs = Vec::new();
             for pipe in [out, err].into_iter().flatten() {
@@ -896,15 +768,10 @@ impl ProcessSupervisor {
         let now = clock();
         let kill_at = now.plus_millis(self.options.stop_grace_ms);
         for node in self.nodes.values_mut() {
-            if let Phase::Up(running) = &mut node.phase {
-                if running.stop.is_none() {
-                    spawn::signal_group(running.pid, libc::SIGTERM);
+            for step in node.life.shut_down(kill_at) {
+                if let (Step::Signal(signal), Some(running)) = (step, &node.running) {
+                    signal_group(running.pid, signal);
                 }
-                running.stop = Some(Stop {
-                    intent: Intent::Shutdown,
-                    kill_at,
-                    killed: false,
-                });
             }
         }
         // Generous: SIGKILL ends any process promptly.

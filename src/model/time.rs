@@ -1,4 +1,4 @@
-//! Time as the engine sees it: milliseconds on a monotonic clock that the
+//! Time as the agent sees it: milliseconds on a monotonic clock that the
 //! caller owns. The engine never reads a clock.
 
 use std::fmt;

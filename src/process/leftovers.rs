@@ -14,9 +14,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::launch::pidfd_send_signal;
-use super::spawn::{argv0_names_node, pidfd_open, process_start_time, signal_group, PID_FILE};
-use crate::runtime::poller::Poller;
+use super::node_dir::argv0_names_node;
+use super::pid_file::PID_FILE;
+use crate::sys::poller::Poller;
+use crate::sys::proc::{pidfd_open, pidfd_send_signal, process_start_time, signal_group};
 
 pub(crate) struct Found {
     pub(crate) node: String,

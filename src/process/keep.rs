@@ -22,7 +22,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 
 use super::launch::NodeProcess;
-use crate::runtime::poller::Poller;
+use crate::sys::poller::Poller;
 
 /// A node the agent leaves running: its process and its output.
 pub(crate) struct Kept {

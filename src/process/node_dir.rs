@@ -1,13 +1,14 @@
-//! Starting one node process, and everything that has to happen first.
-//!
-//! The node's directory is created (mode 0700) unless it exists; a symbolic
-//! link there is refused, and everything inside is opened relative to a
-//! descriptor of the directory opened without following links, so the
-//! directory cannot be swapped between check and use. The process itself
-//! is started by [`launch`]: it changes into that descriptor with
-//! `fchdir`, joins a process group of its own, gets a parent-death signal
-//! (so nodes never outlive the host process), is pinned to its CPU, and
-//! execs the program directly (never a shell).
+//! A node's directory, made ready for a start: created (mode 0700)
+//! unless it exists; a symbolic link there is refused, and everything
+//! inside is opened relative to a descriptor of the directory opened
+//! without following links, so the directory cannot be swapped between
+//! check and use. It gets the cluster layout, fresh output files, the
+//! program link, and the plan to exec the node. The process itself is
+//! started by [`launch`](super::launch) on the spawner thread: it changes
+//! into that descriptor with `fchdir`, joins a process group of its own,
+//! gets a parent-death signal (so nodes never outlive the host process,
+//! unless `stop_nodes_on_free` is false), is pinned to its CPU, and execs
+//! the program directly (never a shell).
 //!
 //! **Process names.** Zeek's Supervisor names a node `zeek.<node>` with
 //! `prctl(PR_SET_NAME)` in the forked Zeek; a process started with `exec`
@@ -19,36 +20,24 @@
 //! after the file it ran (`comm`, what `ps`, `top` and `pgrep` show, cut
 //! at 15 bytes as for Zeek's Supervisor), and argv[0] is the link's
 //! absolute path `<node dir>/zeek.<node>`, which Zeek can resolve.
-//!
-//! Starts run on one long-lived thread per supervisor: Linux sends the
-//! parent-death signal when the *thread* that started a process exits, and
-//! host threads may be short-lived. Handing a start to that thread does not
-//! wait for it ([`Spawner::submit`]), so the agent prepares the next node's
-//! directory while the previous node is being started.
 
-use std::ffi::{CString, OsString};
+use std::ffi::CString;
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
 
-use super::keep::{self, Kept};
-use super::launch::{self, ChildStack, NodeProcess};
 use super::layout::LAYOUT_FILE;
-use super::watchdog::{Registry, SlotRef, Watchdog};
+use super::program::{absolute, display};
 use crate::engine::MANAGEMENT_NODE_SCRIPT;
 use crate::model::NodeConfig;
 
 /// Files a node directory holds.
 pub(crate) const STDOUT_FILE: &str = "stdout";
 pub(crate) const STDERR_FILE: &str = "stderr";
-pub(crate) const PID_FILE: &str = "pid";
 /// The script that lets Zeek's management node script run outside a Zeek
 /// Supervisor (see [`UNSUPERVISED_TEXT`]), and its name on the command line
 /// (found through `ZEEKPATH`, whose first entry is the node directory).
@@ -99,18 +88,15 @@ pub(crate) fn argv0_names_node(argv0: &str, node: &str) -> bool {
 /// Everything needed to exec one node, prepared in the agent.
 pub(crate) struct Plan {
     /// The program, for messages.
-    program: PathBuf,
+    pub(super) program: PathBuf,
     /// What is exec'd, relative to the node directory: `./zeek.<node>`.
-    path: PathBuf,
-    argv0: String,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    dir: Arc<OwnedFd>,
-    cpu: Option<usize>,
-    /// The node dies with the host process: a parent-death signal and the
-    /// watchdog. False with `stop_nodes_on_free: false`: then it survives
-    /// the host, for a later agent (see `keep`).
-    parent_death_signal: bool,
+    pub(super) path: PathBuf,
+    pub(super) argv0: String,
+    pub(super) args: Vec<String>,
+    pub(super) env: Vec<(String, String)>,
+    pub(super) dir: Arc<OwnedFd>,
+    pub(super) cpu: Option<usize>,
+    pub(super) stop_nodes_on_free: bool,
 }
 
 /// A prepared node directory and the plan to start the node in it.
@@ -131,59 +117,8 @@ pub(crate) struct SpawnSettings<'a> {
     pub(crate) args_prefix: &'a [String],
     /// Where Zeek finds its own scripts after the node directory.
     pub(crate) zeekpath_tail: &'a str,
-    /// Nodes die with the host process (see [`Plan`]).
-    pub(crate) parent_death_signal: bool,
-}
-
-/// Finds the program: a path as given, a bare name on `PATH`; made
-/// absolute against the current directory now, because nodes run in their
-/// own directories, where a relative path would name something else.
-pub(crate) fn resolve_program(
-    program: &str,
-    path_var: Option<OsString>,
-) -> Result<PathBuf, String> {
-    let found = if program.contains('/') {
-        PathBuf::from(program)
-    } else {
-        let path_var = path_var.unwrap_or_default();
-        std::env::split_paths(&path_var)
-            .map(|dir| dir.join(program))
-            .find(|candidate| {
-                std::fs::metadata(candidate)
-                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            })
-            .ok_or_else(|| format!("program '{program}' not found on PATH"))?
-    };
-    absolute(&found)
-}
-
-/// `path` made absolute against the current directory (not resolving links).
-fn absolute(path: &Path) -> Result<PathBuf, String> {
-    if path.is_absolute() {
-        return Ok(path.to_path_buf());
-    }
-    std::env::current_dir()
-        .map(|cwd| cwd.join(path))
-        .map_err(|e| format!("cannot resolve {}: {e}", path.display()))
-}
-
-/// Zeek's default `ZEEKPATH` for a program installed as `<prefix>/bin/zeek`,
-/// or the host's `ZEEKPATH` when it has one.
-pub(crate) fn zeekpath_tail(program: &Path, host_zeekpath: Option<String>) -> String {
-    if let Some(path) = host_zeekpath.filter(|p| !p.is_empty()) {
-        return path;
-    }
-    let prefix = program
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("/usr/local/zeek"));
-    let share = prefix.join("share/zeek");
-    format!(
-        ".:{}:{}:{}",
-        share.display(),
-        share.join("policy").display(),
-        share.join("site").display()
-    )
+    /// Nodes die with the host (`stop_nodes_on_free`), or may outlive it.
+    pub(crate) stop_nodes_on_free: bool,
 }
 
 fn mkdir(path: &Path) -> io::Result<()> {
@@ -195,7 +130,7 @@ fn mkdir(path: &Path) -> io::Result<()> {
 
 /// How [`open_in`] treats what a file already holds.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Existing {
+pub(super) enum Existing {
     Truncate,
     Keep,
 }
@@ -203,7 +138,7 @@ enum Existing {
 /// Opens `name` inside the directory `dir` for reading and writing, mode
 /// 0600, without following a link and without blocking on a FIFO; refuses
 /// anything but a regular file.
-fn open_in(dir: RawFd, name: &str, existing: Existing) -> io::Result<File> {
+pub(super) fn open_in(dir: RawFd, name: &str, existing: Existing) -> io::Result<File> {
     let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let truncate = if existing == Existing::Truncate {
         libc::O_TRUNC
@@ -422,7 +357,7 @@ pub(crate) fn prepare(
             env,
             dir: Arc::clone(&dir_fd),
             cpu: config.cpu_affinity.and_then(|c| usize::try_from(c).ok()),
-            parent_death_signal: settings.parent_death_signal,
+            stop_nodes_on_free: settings.stop_nodes_on_free,
         },
         dir: dir_fd,
         stdout,
@@ -430,287 +365,9 @@ pub(crate) fn prepare(
     })
 }
 
-/// Records the node's pid (and its start time, to tell a reused pid
-/// apart) in the node directory. The record has a fixed width, so that it
-/// is overwritten in place rather than truncated.
-pub(crate) fn write_pid_file(dir: &OwnedFd, pid: i32) -> io::Result<()> {
-    let start = process_start_time(pid).unwrap_or(0);
-    let record = format!("{pid:<10} {start:<20}\n");
-    let file = open_in(dir.as_raw_fd(), PID_FILE, Existing::Keep)?;
-    file.write_all_at(record.as_bytes(), 0)?;
-    file.set_len(record.len() as u64)
-}
-
-/// A process's start time in clock ticks since boot (field 22 of
-/// `/proc/<pid>/stat`).
-pub(crate) fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces; fields after it follow
-    // the last ')'.
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split(' ').nth(19)?.parse().ok()
-}
-
-/// Starts one node (on the spawner thread), registered in `slot` if the
-/// watchdog is to kill it with the host.
-fn exec(plan: &Plan, stack: &ChildStack, slot: Option<SlotRef>) -> io::Result<NodeProcess> {
-    launch::start(
-        launch::Command {
-            program: &plan.program,
-            path: &plan.path,
-            argv0: &plan.argv0,
-            args: &plan.args,
-            env: &plan.env,
-            dir: plan.dir.as_raw_fd(),
-            cpu: plan.cpu,
-            parent_death_signal: plan.parent_death_signal,
-            slot,
-        },
-        stack,
-    )
-}
-
-/// What the spawner thread sets up at its first start: the stack children
-/// run on and, when nodes are to die with the host, the watchdog. An agent
-/// that never starts a node has neither.
-struct Equipment {
-    stack: ChildStack,
-    registry: Arc<Registry>,
-    /// Declared last: dropped (told to leave, and reaped) after the nodes
-    /// it guards are handed on or gone. `None` with `stop_nodes_on_free:
-    /// false`: nodes then survive the host, so nothing may kill them when
-    /// it dies.
-    watchdog: Option<Watchdog>,
-}
-
-impl Equipment {
-    /// Called on the spawner thread, which blocks every signal first (see
-    /// `launch`): the watchdog inherits that mask. `guard`: nodes die with
-    /// the host (the same for every node of a supervisor).
-    fn new(guard: bool) -> io::Result<Equipment> {
-        launch::block_all_signals();
-        let stack = ChildStack::new()?;
-        let registry = Registry::new();
-        let watchdog = if guard {
-            Some(Watchdog::start(Arc::clone(&registry)).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot start the node watchdog: {e}"))
-            })?)
-        } else {
-            None
-        };
-        Ok(Equipment {
-            stack,
-            registry,
-            watchdog,
-        })
-    }
-}
-
-/// Starts one node on the spawner thread. A child nobody waits for any
-/// more is killed and reaped, never leaked.
-fn start(plan: Plan, equipment: &Equipment, reply: mpsc::Sender<io::Result<NodeProcess>>) {
-    // Registered with the watchdog only if it is to die with the host.
-    let slot = equipment
-        .watchdog
-        .as_ref()
-        .map(|_| equipment.registry.reserve());
-    let started = exec(&plan, &equipment.stack, slot);
-    drop(plan);
-    if let Err(mpsc::SendError(Ok(mut process))) = reply.send(started) {
-        process.kill();
-        let _ = process.wait();
-    }
-}
-
-/// A start handed to the spawner thread.
-pub(crate) struct Starting(Result<mpsc::Receiver<io::Result<NodeProcess>>, io::Error>);
-
-impl Starting {
-    /// Waits for the node's process (or why it could not start).
-    pub(crate) fn wait(self) -> io::Result<NodeProcess> {
-        self.0?
-            .recv()
-            .map_err(|_| io::Error::other("the spawner thread is gone"))?
-    }
-}
-
-/// Opens a pidfd for a process: readable once it has exited. Close-on-exec.
-pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
-    // or -1; no memory is passed.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-/// Puts a descriptor in non-blocking mode.
-pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we own; F_GETFL/F_SETFL take no memory.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Sends `signal` to a node's process group.
-pub(crate) fn signal_group(pid: i32, signal: i32) {
-    // SAFETY: kill has no memory-safety preconditions; the group is the
-    // node's own (it was started with process_group(0)).
-    unsafe { libc::kill(-pid, signal) };
-}
-
-/// Work for the spawner thread.
-enum Job {
-    /// Start a node; the answer goes back on the channel.
-    Start(Plan, mpsc::Sender<io::Result<NodeProcess>>),
-    /// Look after nodes the freed agent leaves running (see `keep`).
-    Keep(Vec<Kept>),
-    /// Test hook: panic on the spawner thread.
-    Panic,
-}
-
-/// The thread that starts every node of one supervisor.
-pub(crate) struct Spawner {
-    jobs: Option<mpsc::Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
-    /// The thread panicked (and ended): the agent is unusable.
-    panicked: Arc<AtomicBool>,
-}
-
-/// Sets the panic flag if dropped while unwinding.
-struct PanicFlag(Arc<AtomicBool>);
-
-impl Drop for PanicFlag {
-    fn drop(&mut self) {
-        if thread::panicking() {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-}
-
-/// The spawner thread's loop: jobs in order until the supervisor is gone.
-fn serve(queue: mpsc::Receiver<Job>, panicked: Arc<AtomicBool>) {
-    // Dropped before `queue` (locals before parameters): the flag is set
-    // before any pending start can fail for want of this thread, so the
-    // runtime sees the panic with the first such failure.
-    let _flag = PanicFlag(panicked);
-    let mut equipment: Option<Equipment> = None;
-    for job in queue {
-        let (plan, reply) = match job {
-            Job::Start(plan, reply) => (plan, reply),
-            Job::Keep(kept) => {
-                let _ = keep::keep(kept);
-                continue;
-            }
-            Job::Panic => panic!("panic injected by a test on the spawner thread"),
-        };
-        if equipment.is_none() {
-            match Equipment::new(plan.parent_death_signal) {
-                Ok(made) => equipment = Some(made),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    continue;
-                }
-            }
-        }
-        if let Some(equipment) = &equipment {
-            start(plan, equipment, reply);
-        }
-    }
-}
-
-impl Spawner {
-    pub(crate) fn new() -> io::Result<Spawner> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let panicked = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&panicked);
-        let thread = thread::Builder::new()
-            .name("zma-spawner".into())
-            .spawn(move || {
-                // A panic here ends the thread (pending starts then fail
-                // with "the spawner thread is gone") and poisons the agent.
-                let _ = catch_unwind(AssertUnwindSafe(|| serve(queue, flag)));
-            })?;
-        Ok(Spawner {
-            jobs: Some(jobs),
-            thread: Some(thread),
-            panicked,
-        })
-    }
-
-    /// Whether the spawner thread panicked.
-    pub(crate) fn has_panicked(&self) -> bool {
-        self.panicked.load(Ordering::SeqCst)
-    }
-
-    /// Test hook: the spawner thread panics at its next job.
-    pub(crate) fn inject_panic(&self) {
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(Job::Panic);
-        }
-    }
-
-    /// Hands a node start to the spawner thread without waiting for it.
-    pub(crate) fn submit(&self, plan: Plan) -> Starting {
-        let (reply, answer) = mpsc::channel();
-        let Some(jobs) = self.jobs.as_ref() else {
-            return Starting(Err(io::Error::other("the spawner is stopped")));
-        };
-        match jobs.send(Job::Start(plan, reply)) {
-            Ok(()) => Starting(Ok(answer)),
-            Err(_) => Starting(Err(io::Error::other("the spawner thread is gone"))),
-        }
-    }
-}
-
-impl Spawner {
-    /// The agent is freed but leaves `kept` running: the thread that
-    /// started them looks after them until they exit, and is not waited
-    /// for.
-    pub(crate) fn leave_running(&mut self, kept: Vec<Kept>) {
-        if let Some(jobs) = self.jobs.take() {
-            let _ = jobs.send(Job::Keep(kept));
-        }
-        drop(self.thread.take()); // detached: it ends after the last node
-    }
-}
-
-impl Drop for Spawner {
-    fn drop(&mut self) {
-        self.jobs = None; // ends the thread's loop
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The text form of a program path, for messages.
-pub(crate) fn display(path: &Path) -> String {
-    String::from_utf8_lossy(path.as_os_str().as_bytes()).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_relative_program_path_is_made_absolute_against_the_current_directory() {
-        let cwd = std::env::current_dir().unwrap();
-        assert_eq!(
-            resolve_program("bin/zeek", None).unwrap(),
-            cwd.join("bin/zeek")
-        );
-        assert_eq!(
-            resolve_program("/opt/zeek/bin/zeek", None).unwrap(),
-            PathBuf::from("/opt/zeek/bin/zeek")
-        );
-    }
 
     #[test]
     fn argv0_names_the_node_by_its_last_component() {
@@ -774,13 +431,5 @@ mod tests {
         );
         assert!(dir.join("zeek.w2").is_dir());
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_bare_name_is_found_on_path_and_made_absolute() {
-        let found = resolve_program("sh", Some(OsString::from("/nonexistent:/bin"))).unwrap();
-        assert_eq!(found, PathBuf::from("/bin/sh"));
-        let err = resolve_program("no-such-program-zma", Some(OsString::from("/bin"))).unwrap_err();
-        assert_eq!(err, "program 'no-such-program-zma' not found on PATH");
     }
 }
