@@ -172,8 +172,15 @@ step "the Rust test suite under AddressSanitizer (nightly)"
 # (ZMA_UNDER_ASAN): RSS is meaningless with ASan's quarantine and shadow
 # memory; the stress tests run a smaller round here. The warning "ASan is ignoring requested
 # __asan_handle_no_return" is expected: a node's child runs on its own
-# stack until execve, as posix_spawn's does.
-ZMA_UNDER_ASAN=1 ZMA_STRESS_REQUESTS=5000 RUSTFLAGS="-Zsanitizer=address" ASAN_OPTIONS=detect_leaks=1 \
+# stack until execve, as posix_spawn's does. That child shares the spawner
+# thread's memory and thread-local storage, so with ASan's fake stacks
+# (detect_stack_use_after_return, on by default) its instrumented frames
+# come from the spawner thread's fake stack and never return (execve):
+# the spawner thread's next frames were then reported as stack-use-after-
+# scope or unknown-crash in about one run in seven (false positives, gone
+# with fake stacks off; stack-use-after-scope is still checked).
+ZMA_UNDER_ASAN=1 ZMA_STRESS_REQUESTS=5000 RUSTFLAGS="-Zsanitizer=address" \
+    ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0 \
     cargo "+$ZMA_NIGHTLY" test --quiet --target x86_64-unknown-linux-gnu --target-dir target/asan \
     --lib --bins --tests -- --skip a_flood_of_output > "$out/asan.log" 2>&1 \
     || { cat "$out/asan.log"; exit 1; }
