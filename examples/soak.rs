@@ -40,9 +40,6 @@
 //!
 //! Exits 0 when all hold, 1 otherwise (2 on a stall: no progress for 60 s).
 
-#[path = "../tests/stress_support/mod.rs"]
-mod stress_support;
-
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::TcpListener;
@@ -51,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stress_support::*;
+use test_support::stress::*;
 use zeek_mgmt_agent::ffi::*;
 
 struct Args {

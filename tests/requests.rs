@@ -1,10 +1,8 @@
 //! get_nodes, node_dispatch, restart, welcome, standby, and the refusals.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use test_support::harness::*;
 use zeek_mgmt_agent::engine::{AgentError, Channel, RefusalKind, Time, NODE_TOPIC};
 use zeek_mgmt_agent::model::{
     ClusterRole, NodeStatus, Port, ResultData, ResultRecord, Role, State,

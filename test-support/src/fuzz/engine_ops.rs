@@ -5,11 +5,11 @@
 //! checked after every step.
 //!
 //! Shared with the stable regression test: `tests/fuzz_regressions.rs`
-//! includes this file with `#[path]` and replays scenarios saved as JSON
+//! replays scenarios saved as JSON
 //! ([`Scenario::to_json`] / [`Scenario::from_json`]; the fuzz crate's
 //! `engine_ops_to_json` binary turns a raw fuzz input into that form).
-//! `Arbitrary` is derived only with the fuzz crate's `arbitrary` feature,
-//! so the test builds on stable without the crate.
+//! `Arbitrary` is derived only with this crate's `arbitrary` feature (the
+//! fuzz crate turns it on), so the test builds on stable without the crate.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 

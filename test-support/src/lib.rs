@@ -1,0 +1,16 @@
+//! The harnesses of zeek-mgmt-agent's tests, fuzz targets and soak, in one
+//! crate (never published): a dev-dependency of the main crate and a
+//! dependency of the fuzz crate (fuzz/). They use only the agent's public
+//! API, so they need none of its internals.
+//!
+//! - [`harness`]: the virtual-clock harness of the behaviour tests
+//!   (tests/deploy.rs, requests.rs, process_reports.rs,
+//!   hello_encoding_time.rs);
+//! - [`stress`]: the load the stress test (tests/stress.rs) and the soak
+//!   drive through the C ABI;
+//! - [`fuzz`]: the checks and the engine-operations model the fuzz targets
+//!   run, and tests/fuzz_regressions.rs replays on stable Rust.
+
+pub mod fuzz;
+pub mod harness;
+pub mod stress;
