@@ -7,7 +7,8 @@
 //!   (tests/deploy.rs, requests.rs, process_reports.rs,
 //!   hello_encoding_time.rs);
 //! - [`stress`]: the load the stress test (tests/stress.rs) and the soak
-//!   drive through the C ABI;
+//!   (src/bin/soak.rs, `cargo run --release -p zeek-mgmt-agent-test-support
+//!   --bin soak -- --minutes N`) drive through the C ABI;
 //! - [`fuzz`]: the checks and the engine-operations model the fuzz targets
 //!   run, and tests/fuzz_regressions.rs replays on stable Rust.
 

@@ -1,5 +1,5 @@
 //! The load that the stress test (`tests/stress.rs`) and the soak
-//! (examples/soak.rs) drive through the C ABI, exactly as a C host would:
+//! (src/bin/soak.rs) drive through the C ABI, exactly as a C host would:
 //! request builders, a ledger that proves every request id gets exactly one
 //! answer, callbacks that call back into the library, a polled-mode clock
 //! driver, and the "who is where" table a watchdog prints when the agent

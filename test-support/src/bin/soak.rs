@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release --bin zma-standin-node
-//! cargo run --release --example soak -- --minutes 30 [--threads 4] [--report-every 60]
+//! cargo run --release -p zeek-mgmt-agent-test-support --bin soak -- --minutes 30 [--threads 4] [--report-every 60]
 //!     [--standin target/release/zma-standin-node] [--mode threaded|polled] [--pause-us 1000]
 //! ```
 //!
@@ -76,7 +76,7 @@ fn parse_args() -> Args {
         report_every: 60.0,
         standin: concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/target/release/zma-standin-node"
+            "/../target/release/zma-standin-node"
         )
         .into(),
         polled: false,
