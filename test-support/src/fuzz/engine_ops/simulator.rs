@@ -15,6 +15,8 @@ use zeek_mgmt_agent::model::{
 use zeek_mgmt_agent::supervisor::{host, Command, CommandId, Report};
 use zeek_mgmt_agent::wire::{encode, Dialect, Encoding, Event, EventName, EventRole, Limits};
 
+use crate::clock::World;
+
 use super::model::*;
 
 pub(super) fn reqid_of(n: u8) -> String {
@@ -94,6 +96,21 @@ pub(super) struct Runner {
 pub(super) fn tracing() -> bool {
     static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *TRACE.get_or_init(|| std::env::var_os("ZMA_FUZZ_TRACE").is_some_and(|v| v == "1"))
+}
+
+/// The fuzz simulator as the clock driver sees it (its final drain): a
+/// wakeup fires the due timers and checks every invariant of a step.
+impl World for Runner {
+    fn next_wakeup(&self) -> Option<Time> {
+        self.engine.poll_timeout()
+    }
+
+    fn fire(&mut self, at: Time) {
+        self.now = self.now.max(at);
+        let outputs = self.engine.handle_timeout(self.now);
+        self.absorb(outputs);
+        self.check(true);
+    }
 }
 
 /// Runs a scenario, panicking at the first broken invariant.
