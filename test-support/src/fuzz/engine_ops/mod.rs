@@ -16,7 +16,9 @@
 //! - `model.rs`: the scenario (setup, operations, their value tables) and
 //!   the configurations it deploys;
 //! - `simulator.rs`: runs the operations against the engine, playing the
-//!   controller, the Supervisor, the nodes and the clock;
+//!   controller, the nodes and the clock;
+//! - `supervisor.rs`: the simulated Supervisor (commands, status, answers,
+//!   its own reports);
 //! - `invariants.rs`: the checks of every output, of the state after
 //!   every step, and of the end (every request answered once);
 //! - `input.rs`, `json.rs`: a scenario as raw fuzz input and as JSON.
@@ -26,6 +28,7 @@ mod invariants;
 mod json;
 mod model;
 mod simulator;
+mod supervisor;
 
 pub use model::*;
 pub use simulator::run;
