@@ -195,8 +195,9 @@ step "stress: 8 threads x 100,000 mixed requests on one agent, each run mode (re
 cargo test --release --quiet --test stress
 
 step "soak: 2 minutes of mixed load with nodes coming and going; RSS, fds, threads flat"
-cargo build --release --quiet --bin zma-standin-node --example soak
-./target/release/examples/soak --minutes 2 > "$out/soak.log" 2>&1 || { cat "$out/soak.log"; exit 1; }
+cargo build --release --quiet --bin zma-standin-node
+cargo build --release --quiet -p zeek-mgmt-agent-test-support --bin soak
+./target/release/soak --minutes 2 > "$out/soak.log" 2>&1 || { cat "$out/soak.log"; exit 1; }
 grep -E "^minute|^soak: (baseline|OK)" "$out/soak.log" | tail -n 4
 else
     step "skipped without --full: Miri, the suite under ASan, cargo deny, stress (release), the soak"

@@ -2,9 +2,7 @@
 //! timeouts, supersession, the same-id short cut. Every test runs in every
 //! dialect, both encodings and both Supervisor modes unless it says why not.
 
-mod common;
-
-use common::*;
+use test_support::harness::*;
 use zeek_mgmt_agent::engine::{Channel, MANAGEMENT_NODE_SCRIPT};
 use zeek_mgmt_agent::model::{ClusterRole, Configuration, Port, ResultData, State};
 use zeek_mgmt_agent::supervisor::Report;

@@ -1,6 +1,5 @@
 //! Replays the fuzzers' saved inputs on stable Rust, through the very checks
-//! the fuzz targets run (`fuzz/src/checks.rs` and `fuzz/src/engine_ops.rs`
-//! are included here as modules):
+//! the fuzz targets run (`test_support::fuzz`, test-support/src/fuzz/):
 //!
 //! - `tests/fuzz_regressions/decode_broker/*`, `decode_plain/*`: raw bytes
 //!   for the event and configuration decoders (crashes found, minimized
@@ -12,18 +11,9 @@
 //! `scripts/fuzz.sh` runs the fuzzers; a new crash is added here by copying
 //! its artifact (for engine_ops: its JSON form) into the directory.
 
-// engine_ops.rs derives `Arbitrary` under the fuzz crate's `arbitrary`
-// feature, a cfg this crate does not declare (only a crate-level allow
-// reaches a `cfg_attr`).
-#![allow(unexpected_cfgs)]
-
-#[path = "../fuzz/src/checks.rs"]
-mod checks;
-#[path = "../fuzz/src/engine_ops.rs"]
-mod engine_ops;
-
 use std::path::{Path, PathBuf};
 
+use test_support::fuzz::{checks, engine_ops};
 use zeek_mgmt_agent::wire::Encoding;
 
 fn inputs(target: &str) -> Vec<PathBuf> {

@@ -1,10 +1,8 @@
 //! notify_agent_hello, the choice of encoding, and exact timing.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use test_support::harness::*;
 use zeek_mgmt_agent::engine::{Channel, EncodingChoice, Time};
 use zeek_mgmt_agent::wire::{AgentHello, Dialect, Encoding, Event};
 

@@ -1,9 +1,7 @@
 //! What the built-in process supervisor reports about nodes on its own:
 //! crashes, restarts, readiness without a hello, giving up.
 
-mod common;
-
-use common::*;
+use test_support::harness::*;
 use zeek_mgmt_agent::model::{ResultData, State};
 use zeek_mgmt_agent::supervisor::Report;
 use zeek_mgmt_agent::wire::{Dialect, Encoding, Event};

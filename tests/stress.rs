@@ -24,14 +24,12 @@
 //! for both tests at the default count; `ZMA_STRESS_REQUESTS` sets the
 //! requests per thread.
 
-mod stress_support;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use stress_support::*;
+use test_support::stress::*;
 use zeek_mgmt_agent::ffi::*;
 
 const THREADS: usize = 8;

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use test_support::fuzz::checks::check_decode;
 use zeek_mgmt_agent::wire::Encoding;
-use zeek_mgmt_agent_fuzz::checks::check_decode;
 
 fuzz_target!(|data: &[u8]| check_decode(data, Encoding::Plain));

@@ -1,6 +1,6 @@
 //! A sequence of operations (requests, Supervisor answers and reports,
 //! node hellos, time steps) against the engine, with its invariants checked
-//! after every step (see src/engine_ops.rs).
+//! after every step (see test-support/src/fuzz/engine_ops/).
 //!
 //! Environment (scripts/fuzz.sh sets the first two):
 //! - `ZMA_FUZZ_SEEDS_FROM=<dir>` and `ZMA_FUZZ_SEEDS_TO=<dir>`: at start,
@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use zeek_mgmt_agent_fuzz::engine_ops::{run, Scenario};
+use test_support::fuzz::engine_ops::{run, Scenario};
 
 fn print_json() -> bool {
     static PRINT: OnceLock<bool> = OnceLock::new();

@@ -3,6 +3,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zeek_mgmt_agent_fuzz::checks::check_options;
+use test_support::fuzz::checks::check_options;
 
 fuzz_target!(|data: &[u8]| check_options(data));

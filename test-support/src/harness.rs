@@ -11,6 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use crate::clock::{self, World};
+
 use zeek_mgmt_agent::engine::{
     AgentConfig, Channel, EncodingChoice, Engine, Input, LogLevel, Output, SupervisorKind, Time,
 };
@@ -77,6 +79,9 @@ pub struct SimSupervisor {
     pub creates: Vec<NodeConfig>,
     pub destroys: Vec<String>,
     pub restarts: Vec<String>,
+    /// A Supervisor that answers nothing: the commands it takes are lost
+    /// (and the agent's command deadlines run out).
+    pub silent: bool,
 }
 
 impl SimSupervisor {
@@ -238,6 +243,25 @@ impl Harness {
         Ok(self.absorb(outputs))
     }
 
+    /// Runs the simulated world until nothing is due ([`clock::drive`]):
+    /// the Supervisor answers every queued command (and those its answers
+    /// cause), then the clock moves to the engine's next wakeup and fires
+    /// what is due there, and again, until no command is queued and the
+    /// engine has no timer. Returns what the agent sent meanwhile. Panics
+    /// if timers still fire after [`MAX_WAKEUPS`] wakeups.
+    pub fn drive(&mut self) -> Vec<Sent> {
+        let before = self.sent.len();
+        if let Err(busy) = clock::drive(self, MAX_WAKEUPS) {
+            panic!(
+                "[{}] still busy after {MAX_WAKEUPS} wakeups (now {} ms, next {} ms)",
+                self.label(),
+                self.now.as_millis(),
+                busy.next.as_millis()
+            );
+        }
+        self.sent[before..].to_vec()
+    }
+
     /// Moves the clock forward and fires due timers.
     pub fn advance(&mut self, ms: u64) -> Vec<Sent> {
         self.now = self.now.plus_millis(ms);
@@ -368,12 +392,9 @@ impl Harness {
     /// Lets the simulated Supervisor answer every queued command, including
     /// those its answers cause, until nothing is left.
     pub fn run_supervisor(&mut self) -> Vec<Sent> {
-        let mut sent = Vec::new();
-        while let Some(command) = self.queue.pop_front() {
-            let report = self.supervisor.answer(&command);
-            sent.extend(self.deliver(report));
-        }
-        sent
+        let before = self.sent.len();
+        while self.act() {}
+        self.sent[before..].to_vec()
     }
 
     /// Answers only the first queued command.
@@ -493,6 +514,35 @@ impl Harness {
 
 /// What a decoded event looks like after the round trip in `dialect`:
 /// fields a layout lacks are lost, `seed` results gain `""` defaults.
+/// The most wakeups [`Harness::drive`] fires before it calls the engine
+/// busy for ever.
+pub const MAX_WAKEUPS: usize = 1000;
+
+/// The harness as the clock driver sees it: the Supervisor acts on its
+/// queue one command at a time; timers fire through `handle_timeout`.
+impl World for Harness {
+    fn next_wakeup(&self) -> Option<Time> {
+        self.engine.poll_timeout()
+    }
+
+    fn act(&mut self) -> bool {
+        let Some(command) = self.queue.pop_front() else {
+            return false;
+        };
+        if !self.supervisor.silent {
+            let report = self.supervisor.answer(&command);
+            self.deliver(report);
+        }
+        true
+    }
+
+    fn fire(&mut self, at: Time) {
+        self.now = self.now.max(at);
+        let outputs = self.engine.handle_timeout(self.now);
+        self.absorb(outputs);
+    }
+}
+
 pub fn normalize(event: &Event, dialect: Dialect) -> Event {
     let bytes = encode(event, "t", Encoding::Broker, dialect);
     decode(bytes.as_bytes(), &Limits::default())

@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release --bin zma-standin-node
-//! cargo run --release --example soak -- --minutes 30 [--threads 4] [--report-every 60]
+//! cargo run --release -p zeek-mgmt-agent-test-support --bin soak -- --minutes 30 [--threads 4] [--report-every 60]
 //!     [--standin target/release/zma-standin-node] [--mode threaded|polled] [--pause-us 1000]
 //! ```
 //!
@@ -40,9 +40,6 @@
 //!
 //! Exits 0 when all hold, 1 otherwise (2 on a stall: no progress for 60 s).
 
-#[path = "../tests/stress_support/mod.rs"]
-mod stress_support;
-
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::TcpListener;
@@ -51,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stress_support::*;
+use test_support::stress::*;
 use zeek_mgmt_agent::ffi::*;
 
 struct Args {
@@ -79,7 +76,7 @@ fn parse_args() -> Args {
         report_every: 60.0,
         standin: concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/target/release/zma-standin-node"
+            "/../target/release/zma-standin-node"
         )
         .into(),
         polled: false,

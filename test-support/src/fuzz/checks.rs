@@ -1,6 +1,5 @@
 //! The checks of the decode and options fuzz targets, shared with the
-//! stable regression test (`tests/fuzz_regressions.rs` includes this file
-//! with `#[path]`), so a saved input is replayed through exactly the code
+//! stable regression test (`tests/fuzz_regressions.rs`), so a saved input is replayed through exactly the code
 //! that found it. Only `zeek_mgmt_agent` and `serde_json` are used here.
 
 use zeek_mgmt_agent::engine::{AgentConfig, Engine, Output, Time};
