@@ -114,6 +114,8 @@ typedef void (*zma_log_fn)(void *user_data, int level, const char *message);
 
 
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
