@@ -750,6 +750,7 @@ mod tests {
             (r#"{"node_ready": "spawn", "supervisor": {"kind": "host"}}"#, "option 'node_ready': \"spawn\" needs the process supervisor"),
             (r#"{"max_json_depth": 500}"#, "option 'max_json_depth': must be 1 to 127, got 500"),
             (r#"{"stop_nodes_on_free": "no"}"#, "option 'stop_nodes_on_free': expected true or false, got string"),
+            (r#"{"adopt_nodes": true, "supervisor": {"kind": "host"}}"#, "option 'adopt_nodes': needs the process supervisor"),
             (r#"{"broker_id": ""}"#, "option 'broker_id': must be non-empty, without control characters"),
         ] {
             assert_eq!(err(text), message, "{text}");

@@ -329,3 +329,42 @@ fn pid_files_of_foreign_processes_adopt_nothing() {
         });
     });
 }
+
+/// Adoption again and again: an agent that adopted with
+/// `stop_nodes_on_free: false` leaves the adopted nodes running when it is
+/// freed and keeps the saved configuration, so the next agent adopts the
+/// very same processes; the last one, freed, stops them.
+#[test]
+fn adopted_nodes_can_be_adopted_again() {
+    let nodes = [node("c1"), node("c2")];
+    case(&nodes, || {
+        let dir = state_dir("adopt-again");
+        let keep = r#""stop_nodes_on_free": false"#;
+        let mut first = Host::in_dir(dir.clone(), "", keep);
+        let workers: Vec<Value> = nodes.iter().map(|n| worker(n)).collect();
+        first.send(&deploy("r1", "c1", &workers));
+        assert!(all_succeeded(&first.await_response("r1", LONG)));
+        let pids: Vec<i32> = nodes.iter().map(|n| first.pid(n).unwrap()).collect();
+        first.free();
+
+        let adopt_and_keep = format!(r#""adopt_nodes": true, {keep}"#);
+        let mut second = Host::in_dir(dir.clone(), "", &adopt_and_keep);
+        let expected: Vec<_> = nodes
+            .iter()
+            .zip(&pids)
+            .map(|(n, &p)| (n.clone(), "RUNNING".to_owned(), Some(i64::from(p))))
+            .collect();
+        assert_eq!(get_nodes(&second, "g1"), expected);
+        second.free();
+        assert!(pids.iter().all(|&p| alive(p)), "left running again");
+        assert!(dir.join("configuration.json").exists());
+
+        let mut third = Host::in_dir(dir.clone(), "", r#""adopt_nodes": true"#);
+        assert_eq!(get_nodes(&third, "g1"), expected, "the very same processes");
+        third.free();
+        for &pid in &pids {
+            assert!(gone_within(pid, LONG), "node {pid} stopped at the free");
+        }
+        drop((first, second, third));
+    });
+}
