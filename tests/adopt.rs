@@ -333,7 +333,8 @@ fn pid_files_of_foreign_processes_adopt_nothing() {
 /// Adoption again and again: an agent that adopted with
 /// `stop_nodes_on_free: false` leaves the adopted nodes running when it is
 /// freed and keeps the saved configuration, so the next agent adopts the
-/// very same processes; the last one, freed, stops them.
+/// very same processes; the last one (in threaded mode), freed, stops
+/// them.
 #[test]
 fn adopted_nodes_can_be_adopted_again() {
     let nodes = [node("c1"), node("c2")];
@@ -359,10 +360,21 @@ fn adopted_nodes_can_be_adopted_again() {
         assert!(pids.iter().all(|&p| alive(p)), "left running again");
         assert!(dir.join("configuration.json").exists());
 
-        let mut third = Host::in_dir(dir.clone(), "", r#""adopt_nodes": true"#);
+        // (Threaded, this time: the agent's own thread watches them.)
+        let threaded = r#""adopt_nodes": true, "mode": "threaded""#;
+        let mut third = Host::in_dir(dir.clone(), "", threaded);
         assert_eq!(get_nodes(&third, "g1"), expected, "the very same processes");
+        // One dies: the agent's thread notices it through its pidfd and
+        // restarts it.
+        // SAFETY: kill has no memory preconditions; an adopted node.
+        unsafe { libc::kill(pids[1], libc::SIGKILL) };
+        let restarted = |h: &Host| {
+            h.pid(&nodes[1]).is_some_and(|p| p != pids[1]) && h.node_state(&nodes[1]) == "RUNNING"
+        };
+        assert!(third.run_until(LONG, restarted), "{:?}", third.changes());
+        let new_pid = third.pid(&nodes[1]).unwrap();
         third.free();
-        for &pid in &pids {
+        for &pid in pids.iter().chain([&new_pid]) {
             assert!(gone_within(pid, LONG), "node {pid} stopped at the free");
         }
         drop((first, second, third));
