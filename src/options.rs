@@ -72,6 +72,10 @@ pub struct AgentOptions {
     pub node_ready: NodeReady,
     pub ready_after_ms: u64,
     pub stop_nodes_on_free: bool,
+    /// With the process supervisor, a new agent takes over the nodes an
+    /// earlier agent on the same state directory left running (with
+    /// `stop_nodes_on_free: false`) instead of stopping them.
+    pub adopt_nodes: bool,
     /// With the process supervisor, get_nodes lists the agent itself (its
     /// host process) as Zeek's Supervisor lists Zeek's agent; for hosts that
     /// are themselves the agent's Zeek node (the Zeek plugin).
@@ -144,6 +148,7 @@ pub fn parse_options(
         "max_event_bytes",
         "max_json_depth",
         "stop_nodes_on_free",
+        "adopt_nodes",
         "list_self",
         "stage_wait_ms",
         "supervisor_timeout_ms",
@@ -275,6 +280,10 @@ pub fn parse_options(
         limits.max_json_depth = n as usize;
     }
     let stop_nodes_on_free = top.boolean("stop_nodes_on_free")?.unwrap_or(true);
+    let adopt_nodes = top.boolean("adopt_nodes")?.unwrap_or(false);
+    if adopt_nodes && engine.supervisor != SupervisorKind::Process {
+        return refuse("adopt_nodes", "needs the process supervisor");
+    }
     let list_self = top.boolean("list_self")?.unwrap_or(false);
     if let Some(ms) = top.whole("stage_wait_ms")? {
         engine.stage_wait_ms = ms;
@@ -291,6 +300,7 @@ pub fn parse_options(
         node_ready,
         ready_after_ms,
         stop_nodes_on_free,
+        adopt_nodes,
         list_self,
     })
 }
@@ -740,6 +750,7 @@ mod tests {
             (r#"{"node_ready": "spawn", "supervisor": {"kind": "host"}}"#, "option 'node_ready': \"spawn\" needs the process supervisor"),
             (r#"{"max_json_depth": 500}"#, "option 'max_json_depth': must be 1 to 127, got 500"),
             (r#"{"stop_nodes_on_free": "no"}"#, "option 'stop_nodes_on_free': expected true or false, got string"),
+            (r#"{"adopt_nodes": true, "supervisor": {"kind": "host"}}"#, "option 'adopt_nodes': needs the process supervisor"),
             (r#"{"broker_id": ""}"#, "option 'broker_id': must be non-empty, without control characters"),
         ] {
             assert_eq!(err(text), message, "{text}");

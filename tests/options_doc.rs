@@ -232,6 +232,7 @@ fn the_documented_defaults_are_the_parsers() {
         ("max_event_bytes", o.limits.max_event_bytes.to_string()),
         ("max_json_depth", o.limits.max_json_depth.to_string()),
         ("stop_nodes_on_free", o.stop_nodes_on_free.to_string()),
+        ("adopt_nodes", o.adopt_nodes.to_string()),
         ("list_self", o.list_self.to_string()),
     ]
     .into_iter()

@@ -87,6 +87,8 @@ pub struct Engine {
     /// The adopted configuration; `None` before the first one and after
     /// standby.
     pub(crate) config: Option<Configuration>,
+    /// Counts the changes of `config` (see [`Engine::configuration`]).
+    pub(crate) config_generation: u64,
     pub(crate) nodes: NodeTable,
     /// The latest known output of each managed node.
     pub(crate) outputs: HashMap<String, NodeOutputs>,
@@ -111,6 +113,7 @@ impl Engine {
             cfg,
             now: Time::ZERO,
             config: None,
+            config_generation: 0,
             nodes: NodeTable::default(),
             outputs: HashMap::new(),
             requests: Requests::new(),

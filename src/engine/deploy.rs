@@ -161,6 +161,7 @@ impl Engine {
         }
         let config_id = target.as_ref().map(|c| c.id.clone());
         self.config = target;
+        self.config_generation += 1;
         match &config_id {
             Some(cid) => self.notify_log(
                 format!(
@@ -410,30 +411,7 @@ impl Engine {
     /// The cluster table (every node of the configuration, wherever it
     /// runs) and the start stages of the local nodes, which all go PENDING.
     fn plan_launch(&mut self) {
-        let mut cluster = BTreeMap::new();
-        if let Some(config) = &self.config {
-            let hosts: HashMap<&str, IpAddr> = config
-                .instances
-                .iter()
-                .map(|i| (i.name.as_str(), i.host))
-                .collect();
-            for node in &config.nodes {
-                let Some(&host) = hosts.get(node.instance.as_str()) else {
-                    continue; // validation rules this out
-                };
-                cluster.insert(
-                    node.name.clone(),
-                    ClusterEndpoint {
-                        role: node.role,
-                        host,
-                        p: node.p.unwrap_or(Port::UNUSED),
-                        interface: node.interface.clone(),
-                        pcap_file: None,
-                        metrics_port: node.metrics_port,
-                    },
-                );
-            }
-        }
+        let cluster = self.config.as_ref().map(cluster_table).unwrap_or_default();
         let mut stages: [Vec<String>; 4] = Default::default();
         for (name, managed) in &self.nodes.managed {
             stages[managed.node.role.start_stage()].push(name.clone());
@@ -506,26 +484,15 @@ impl Engine {
 
     /// The Supervisor node configuration for a local node, and its create.
     fn launch_node(&mut self, name: &str) {
-        let Some(managed) = self.nodes.managed.get(name) else {
+        let cluster = self
+            .deploy
+            .as_ref()
+            .map(|op| op.cluster.clone())
+            .unwrap_or_default();
+        let Some(config) = self.node_config(name, cluster) else {
             return;
         };
-        let node = &managed.node;
-        let mut scripts = node.scripts.clone().unwrap_or_default();
-        scripts.push(MANAGEMENT_NODE_SCRIPT.to_owned());
-        let directory = node_directory(&self.cfg.state_dir, name);
-        let config = NodeConfig {
-            interface: node.interface.clone(),
-            directory: Some(directory.clone()),
-            scripts,
-            env: node.env.clone(),
-            cpu_affinity: node.cpu_affinity,
-            cluster: self
-                .deploy
-                .as_ref()
-                .map(|op| op.cluster.clone())
-                .unwrap_or_default(),
-            ..NodeConfig::new(name)
-        };
+        let directory = config.directory.clone().unwrap_or_default();
         self.outputs.remove(name);
         if matches!(self.cfg.supervisor, SupervisorKind::Host { .. }) {
             self.ensure_directory(name, directory);
@@ -544,6 +511,27 @@ impl Engine {
             managed.restarts = 0;
         }
         self.set_state(name, State::Pending);
+    }
+
+    /// The Supervisor node configuration of managed node `name`, with
+    /// the deploy's cluster table.
+    pub(crate) fn node_config(
+        &self,
+        name: &str,
+        cluster: Arc<BTreeMap<String, ClusterEndpoint>>,
+    ) -> Option<NodeConfig> {
+        let node = &self.nodes.managed.get(name)?.node;
+        let mut scripts = node.scripts.clone().unwrap_or_default();
+        scripts.push(MANAGEMENT_NODE_SCRIPT.to_owned());
+        Some(NodeConfig {
+            interface: node.interface.clone(),
+            directory: Some(node_directory(&self.cfg.state_dir, name)),
+            scripts,
+            env: node.env.clone(),
+            cpu_affinity: node.cpu_affinity,
+            cluster,
+            ..NodeConfig::new(name)
+        })
     }
 
     /// The deploy is complete: answer whoever waits and forget it.
@@ -658,6 +646,33 @@ impl Engine {
         };
         self.answer(request.encoding, event);
     }
+}
+
+/// The cluster table of a configuration: every node, wherever it runs.
+pub(crate) fn cluster_table(config: &Configuration) -> BTreeMap<String, ClusterEndpoint> {
+    let hosts: HashMap<&str, IpAddr> = config
+        .instances
+        .iter()
+        .map(|i| (i.name.as_str(), i.host))
+        .collect();
+    let mut cluster = BTreeMap::new();
+    for node in &config.nodes {
+        let Some(&host) = hosts.get(node.instance.as_str()) else {
+            continue; // validation rules this out
+        };
+        cluster.insert(
+            node.name.clone(),
+            ClusterEndpoint {
+                role: node.role,
+                host,
+                p: node.p.unwrap_or(Port::UNUSED),
+                interface: node.interface.clone(),
+                pcap_file: None,
+                metrics_port: node.metrics_port,
+            },
+        );
+    }
+    cluster
 }
 
 /// `<state_dir>/nodes/<node>`.

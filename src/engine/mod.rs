@@ -7,6 +7,7 @@
 //! [`Engine::handle_timeout`] then. The engine reads no clock, spawns no
 //! thread, touches no file.
 
+mod adopt;
 mod agent;
 mod commands;
 mod config;

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use super::agent::Engine;
 use super::config::SupervisorKind;
 use super::output::{LogLevel, Output};
-use crate::model::{Node, NodeOutputs, State, ZeekEnum};
+use crate::model::{Node, NodeOutputs, State, Time, ZeekEnum};
 use crate::supervisor::CommandId;
 use crate::wire::Event;
 
@@ -125,6 +125,27 @@ impl NodeTable {
             }
         }
         self.unsettled += 1;
+    }
+
+    /// Adds a node of an adopted configuration whose process runs
+    /// already (see `Engine::adopt_running`): RUNNING, so settled.
+    pub(crate) fn adopt(&mut self, mut node: Node, pid: i64, create: CommandId, now: Time) {
+        node.state = State::Running;
+        let name = node.name.clone();
+        let adopted = ManagedNode {
+            node,
+            pid: Some(pid),
+            restarts: 0,
+            started: Some(now),
+            failure: None,
+            start_failure: None,
+            create: Some(create),
+        };
+        if let Some(old) = self.managed.insert(name, adopted) {
+            if !old.is_settled() {
+                self.settle_one();
+            }
+        }
     }
 
     /// Takes every managed node out (the configuration is being replaced).

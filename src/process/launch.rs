@@ -224,6 +224,20 @@ pub(crate) struct NodeProcess {
 }
 
 impl NodeProcess {
+    /// A process this agent did not start (adopted from an earlier agent):
+    /// no output pipes, no watchdog slot. Its exit is noticed through the
+    /// pidfd; it cannot be reaped here (it is not our child), and its exit
+    /// status is known only where the kernel keeps it for pidfd holders.
+    pub(crate) fn adopted(pid: i32, pidfd: OwnedFd) -> NodeProcess {
+        NodeProcess {
+            pid,
+            pidfd,
+            stdout: None,
+            stderr: None,
+            slot: None,
+        }
+    }
+
     /// Sends SIGKILL to the process (not its group), through its pidfd.
     pub(crate) fn kill(&self) {
         pidfd_send_signal(self.pidfd.as_raw_fd(), libc::SIGKILL);

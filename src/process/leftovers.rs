@@ -7,8 +7,9 @@
 //! A pidfd is opened before those checks and every signal goes through it,
 //! so the process checked is the process signalled, even if it exits and
 //! its pid is reused in between.
-//! Leftovers are stopped, not adopted: their output went to pipes of the
-//! agent that is gone, so there is nothing safe to re-attach to.
+//! Leftovers are stopped, unless the agent adopts them (`adopt_nodes`, see
+//! `ProcessSupervisor::new`): then they are checked the same way, and
+//! their pidfds are handed over.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -27,6 +28,10 @@ pub(crate) struct Found {
 }
 
 impl Found {
+    /// The node's name, its pid and its pidfd.
+    pub(crate) fn into_parts(self) -> (String, i32, OwnedFd) {
+        (self.node, self.pid, self.pidfd)
+    }
     /// Signals the process through its pidfd and, while that proves its
     /// pid is still its own, its process group.
     fn signal(&self, signal: libc::c_int) {

@@ -149,6 +149,21 @@ impl Life {
         }
     }
 
+    /// A node whose process runs already, adopted from an earlier agent:
+    /// up and ready (it was ready when that agent left it).
+    pub(crate) fn adopted(policy: &Policy, now: Time) -> Life {
+        Life {
+            state: State::Up {
+                stop: None,
+                ready_at: None,
+            },
+            backoff: Backoff::new(policy.restart_delay_ms, policy.restart_delay_max_ms),
+            start_failures: 0,
+            ready: true,
+            started_at: now,
+        }
+    }
+
     #[cfg(test)]
     fn state(&self) -> State {
         self.state
@@ -401,6 +416,27 @@ mod tests {
         let mut life = Life::new(policy, now);
         life.started(policy, now);
         life
+    }
+
+    #[test]
+    fn an_adopted_node_is_up_and_ready_and_its_death_is_a_crash() {
+        let p = policy();
+        let mut life = Life::adopted(&p, t(0));
+        assert!(life.is_up());
+        assert!(life.is_ready());
+        assert_eq!(life.deadline(), None);
+        assert_eq!(
+            life.exited(&p, t(10)),
+            Exit::Died(Death::BackingOff {
+                restart_at: t(1010)
+            })
+        );
+        let mut stopped = Life::adopted(&p, t(0));
+        assert_eq!(
+            stopped.destroy(CommandId(1), &p, t(5)),
+            [Step::Signal(libc::SIGTERM)]
+        );
+        assert_eq!(stopped.exited(&p, t(6)), Exit::Destroyed(CommandId(1)));
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! period; restart delays are capped; a node that keeps dying before it
 //! ever became ready is given up (`FAILED`, Zeek issue #2488); nodes left
 //! running by an earlier agent on the same state directory are stopped
-//! when the supervisor starts, before any new one.
+//! when the supervisor starts, before any new one, or adopted
+//! (`adopt_nodes`: see [`ProcessSupervisor::new`] and `saved`).
 
 mod backoff;
 mod capture;
@@ -33,11 +34,12 @@ mod lock;
 mod node_dir;
 mod pid_file;
 mod program;
+pub(crate) mod saved;
 mod spawn;
 #[allow(unsafe_code)] // a process sharing our memory that outlives us: process supervision
 mod watchdog;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -57,7 +59,7 @@ use crate::model::{
 use crate::options::{AgentOptions, ProcessOptions};
 use crate::supervisor::{Command, CommandId, Report, SupervisorCommand};
 use crate::sys::poller::Poller;
-use crate::sys::proc::{set_nonblocking, signal_group};
+use crate::sys::proc::{pidfd_send_signal, set_nonblocking, signal_group};
 
 /// How much output one `poll` reads from one pipe, so that a flooding node
 /// cannot starve the others (the rest stays readable for the next poll).
@@ -94,6 +96,21 @@ struct Running {
     pid_token: u64,
     out: Option<Pipe>,
     err: Option<Pipe>,
+    /// Adopted from an earlier agent: not our child (see
+    /// `NodeProcess::adopted`), no output pipes.
+    adopted: bool,
+}
+
+impl Running {
+    /// Signals the node's process group. An adopted process is not our
+    /// child, so its pid may be reused once it exits: the signal goes
+    /// through its pidfd first, and to its group only while that proves
+    /// the pid is still its own (as for leftovers).
+    fn signal(&self, signal: i32) {
+        if !self.adopted || pidfd_send_signal(self.process.pidfd.as_raw_fd(), signal) {
+            signal_group(self.pid, signal);
+        }
+    }
 }
 
 struct Node {
@@ -144,6 +161,9 @@ pub struct ProcessSupervisor {
     next_token: u64,
     /// Node processes of an earlier agent stopped at start, for the log.
     pub stopped_leftovers: Vec<String>,
+    /// Node processes of an earlier agent held for adoption (see
+    /// [`ProcessSupervisor::adopt`]); `None` when none are to be adopted.
+    held: Option<Vec<leftovers::Found>>,
     /// Failures that fail no command, for the log (see `take_warnings`).
     warnings: Vec<String>,
     /// This agent's hold on the state directory; released when the agent
@@ -160,7 +180,18 @@ impl ProcessSupervisor {
     /// first (SIGTERM, SIGKILL after `stop_grace_ms`): this call waits for
     /// that, so it takes up to the grace period when there are any, and no
     /// duplicate ever starts.
-    pub fn new(agent: &AgentOptions, poller: Arc<Poller>) -> io::Result<ProcessSupervisor> {
+    ///
+    /// `adopt` names the nodes to adopt instead (`adopt_nodes`: the local
+    /// nodes of the configuration the earlier agent saved): if every one
+    /// of them is found running (its pid file names a live process, started
+    /// at the recorded time, called `zeek.<node>`), they are held for
+    /// [`ProcessSupervisor::adopt`] and only the other leftovers are
+    /// stopped; if any is missing, none is adopted and all are stopped.
+    pub fn new(
+        agent: &AgentOptions,
+        poller: Arc<Poller>,
+        adopt: Option<&BTreeSet<String>>,
+    ) -> io::Result<ProcessSupervisor> {
         let options = agent.process.clone();
         let state_dir = agent.engine.state_dir.as_str();
         let lock = lock::acquire(state_dir)?;
@@ -181,11 +212,19 @@ impl ProcessSupervisor {
             sources: HashMap::new(),
             next_token: 1,
             stopped_leftovers: Vec::new(),
+            held: None,
             warnings: Vec::new(),
             options,
             lock,
         };
-        let found = leftovers::find(state_dir);
+        let mut found = leftovers::find(state_dir);
+        if let Some(names) = adopt {
+            if names.iter().all(|n| found.iter().any(|f| &f.node == n)) {
+                let (held, others) = found.into_iter().partition(|f| names.contains(&f.node));
+                supervisor.held = Some(held);
+                found = others;
+            }
+        }
         leftovers::stop(
             &found,
             std::time::Duration::from_millis(supervisor.options.stop_grace_ms),
@@ -196,6 +235,69 @@ impl ProcessSupervisor {
             .map(|f| format!("{} (pid {})", f.node, f.pid))
             .collect();
         Ok(supervisor)
+    }
+
+    /// The nodes held for adoption and their pids, if the supervisor
+    /// adopts (see [`ProcessSupervisor::new`]).
+    pub fn adoptable(&self) -> Option<BTreeMap<String, i64>> {
+        let held = self.held.as_ref()?;
+        Some(
+            held.iter()
+                .map(|f| (f.node.clone(), i64::from(f.pid)))
+                .collect(),
+        )
+    }
+
+    /// Takes over the held nodes that `configs` describe (the engine's
+    /// view of them, see `Engine::adopt_running`): from now on they are
+    /// this supervisor's nodes, up and ready, their exits watched through
+    /// their pidfds. Held nodes without a configuration (all of them when
+    /// the engine refused the adoption) are stopped as leftovers. Returns
+    /// the names adopted.
+    pub fn adopt(&mut self, configs: Vec<NodeConfig>, now: Time) -> Vec<String> {
+        let mut held = self.held.take().unwrap_or_default();
+        let mut adopted = Vec::new();
+        for config in configs {
+            let Some(at) = held.iter().position(|f| f.node == config.name) else {
+                continue;
+            };
+            let (name, pid, pidfd) = held.swap_remove(at).into_parts();
+            let pid_token = self.token();
+            if let Err(e) = self.poller.add(pidfd.as_raw_fd(), pid_token) {
+                self.warnings.push(format!(
+                    "cannot watch adopted node {name} (pid {pid}): {e}; its exit will go unnoticed"
+                ));
+            }
+            self.sources.insert(pid_token, (name.clone(), Source::Exit));
+            self.nodes.insert(
+                name.clone(),
+                Node {
+                    config,
+                    life: Life::adopted(&self.policy, now),
+                    running: Some(Running {
+                        process: NodeProcess::adopted(pid, pidfd),
+                        pid,
+                        pid_token,
+                        out: None,
+                        err: None,
+                        adopted: true,
+                    }),
+                    stdout: Capture::new(self.options.output_max_lines),
+                    stderr: Capture::new(self.options.output_max_lines),
+                },
+            );
+            adopted.push(name);
+        }
+        if !held.is_empty() {
+            leftovers::stop(
+                &held,
+                std::time::Duration::from_millis(self.options.stop_grace_ms),
+                &self.poller,
+            );
+            self.stopped_leftovers
+                .extend(held.iter().map(|f| format!("{} (pid {})", f.node, f.pid)));
+        }
+        adopted
     }
 
     /// What went wrong since the last call without failing a command: an
@@ -473,6 +575,7 @@ impl ProcessSupervisor {
             pid_token,
             out: pipes.next(),
             err: pipes.next(),
+            adopted: false,
         })
     }
 
@@ -508,7 +611,7 @@ impl ProcessSupervisor {
             match step {
                 Step::Signal(signal) => {
                     if let Some(running) = &node.running {
-                        signal_group(running.pid, signal);
+                        running.signal(signal);
                     }
                 }
                 Step::Answer(answer) => reports.push(answer),
@@ -666,6 +769,10 @@ impl ProcessSupervisor {
         }
         self.poller.remove(running.process.pidfd.as_raw_fd());
         self.sources.remove(&running.pid_token);
+        let reason = match status {
+            None if running.adopted => ADOPTED_EXIT.to_owned(),
+            _ => describe(&status),
+        };
         let outputs = NodeOutputs {
             stdout: node.stdout.joined(),
             stderr: node.stderr.joined(),
@@ -682,15 +789,14 @@ impl ProcessSupervisor {
                 reports.push(match death {
                     Death::BackingOff { .. } => Report::NodeCrashed {
                         node: name,
-                        reason: describe(&status),
+                        reason,
                         outputs,
                     },
                     Death::Failed { start_failures } => Report::NodeFailed {
                         node: name,
                         reason: format!(
                             "it exited {start_failures} times in a row before becoming ready \
-                             (last: {})",
-                            describe(&status)
+                             (last: {reason})"
                         ),
                         outputs,
                     },
@@ -770,7 +876,7 @@ impl ProcessSupervisor {
         for node in self.nodes.values_mut() {
             for step in node.life.shut_down(kill_at) {
                 if let (Step::Signal(signal), Some(running)) = (step, &node.running) {
-                    signal_group(running.pid, signal);
+                    running.signal(signal);
                 }
             }
         }
@@ -840,6 +946,12 @@ fn drain_pipe(
     }
     false
 }
+
+/// How an adopted node ended when the kernel kept no exit status for us
+/// (it is not our child: see `NodeProcess::adopted`).
+const ADOPTED_EXIT: &str = "an exit status the agent could not read: the node was adopted from an \
+     earlier agent, so it is not this agent's child (and this kernel keeps no exit status for \
+     pidfds, Linux < 6.15)";
 
 fn describe(status: &Option<ExitStatus>) -> String {
     use std::os::unix::process::ExitStatusExt;

@@ -38,7 +38,7 @@ use crate::engine::{
     AgentConfig, AgentError, Engine, LogLevel, LogRecord, Output, SupervisorKind, Time,
 };
 use crate::options::{AgentOptions, Mode};
-use crate::process::ProcessSupervisor;
+use crate::process::{saved, ProcessSupervisor};
 use crate::sys::poller::Poller;
 use crate::wire::Limits;
 use delivery::Delivery;
@@ -74,6 +74,14 @@ struct Core {
     process: Option<ProcessSupervisor>,
     /// Polled mode: the latest time the host gave.
     polled_now: Time,
+    /// With the process supervisor, the state directory, where the agent
+    /// keeps the configuration it runs for a later agent to adopt its
+    /// nodes (see `process::saved`); whether it does (`stop_nodes_on_free:
+    /// false`), or removes what an earlier agent saved once its own
+    /// configuration changes.
+    save_to: Option<(String, bool)>,
+    /// The engine's configuration generation saved last.
+    saved_generation: u64,
     /// Test hook: panic inside the next engine call.
     panic_next: bool,
 }
@@ -116,22 +124,60 @@ impl Agent {
             RuntimeError::Io(format!("cannot create the agent's {what}: {e}"))
         };
         let poller = Arc::new(Poller::new().map_err(|e| io("poller (epoll, eventfd)", e))?);
-        let process = match options.engine.supervisor {
+        let mut startup: Vec<(LogLevel, String)> = Vec::new();
+        let state_dir = options.engine.state_dir.clone();
+        let uses_process = options.engine.supervisor == SupervisorKind::Process;
+        // `adopt_nodes`: the configuration an earlier agent saved, and
+        // its nodes on this instance, which are to be adopted.
+        let saved = if options.adopt_nodes && uses_process {
+            saved::read(&state_dir, &options.limits).unwrap_or_else(|reason| {
+                startup.push((LogLevel::Warning, format!("adopting no nodes: {reason}")));
+                None
+            })
+        } else {
+            None
+        };
+        let to_adopt: Option<std::collections::BTreeSet<String>> = saved.as_ref().map(|c| {
+            c.nodes
+                .iter()
+                .filter(|n| n.instance == options.engine.name)
+                .map(|n| n.name.clone())
+                .collect()
+        });
+        let mut process = match options.engine.supervisor {
             SupervisorKind::Process => Some(
-                ProcessSupervisor::new(&options, Arc::clone(&poller))
+                ProcessSupervisor::new(&options, Arc::clone(&poller), to_adopt.as_ref())
                     .map_err(|e| io("process supervisor", e))?,
             ),
             SupervisorKind::Host { .. } => None,
         };
+        let mut engine = Engine::new(AgentConfig {
+            host_pid: options.list_self.then(|| i64::from(std::process::id())),
+            ..options.engine
+        });
+        if let Some(process) = process.as_mut() {
+            let adopted = adopt(&mut engine, process, saved, &mut startup);
+            // The state directory is ours now (the supervisor locked it):
+            // a configuration saved there that was not adopted is stale.
+            if !adopted {
+                if let Err(e) = saved::remove(&state_dir) {
+                    startup.push((
+                        LogLevel::Warning,
+                        format!("cannot remove the stale {}: {e}", saved::CONFIGURATION_FILE),
+                    ));
+                }
+            }
+        }
+        let saved_generation = engine.configuration().1;
+        let save_to = uses_process.then_some((state_dir, !options.stop_nodes_on_free));
         let runtime = Arc::new(Runtime {
             core: Mutex::new(Core {
-                engine: Engine::new(AgentConfig {
-                    host_pid: options.list_self.then(|| i64::from(std::process::id())),
-                    ..options.engine
-                }),
+                engine,
                 limits: options.limits,
                 process,
                 polled_now: Time::ZERO,
+                save_to,
+                saved_generation,
                 panic_next: false,
             }),
             delivery: Delivery::default(),
@@ -151,6 +197,9 @@ impl Agent {
                     .delivery
                     .push(Output::Log(LogRecord { level, message }))
             };
+            for (level, message) in startup {
+                log(level, message);
+            }
             if let Err(reason) = process.program() {
                 log(LogLevel::Warning, format!("nodes cannot start: {reason}"));
             }
@@ -535,6 +584,31 @@ impl Runtime {
                 log @ Output::Log(_) => self.delivery.push(log),
             }
         }
+        self.save_configuration(core);
+    }
+
+    /// Saves the engine's configuration when it changed, if the agent
+    /// saves it, or removes the saved one (see `Core::save_to`).
+    fn save_configuration(&self, core: &mut Core) {
+        let Some((state_dir, save)) = &core.save_to else {
+            return;
+        };
+        let (config, generation) = core.engine.configuration();
+        if generation == core.saved_generation {
+            return;
+        }
+        core.saved_generation = generation;
+        let config = config.filter(|_| *save);
+        if let Err(e) = saved::write(state_dir, config) {
+            self.delivery.push(Output::Log(LogRecord {
+                level: LogLevel::Warning,
+                message: format!(
+                    "cannot save the configuration in {state_dir}/{} (a later agent cannot \
+                     adopt the nodes): {e}",
+                    saved::CONFIGURATION_FILE
+                ),
+            }));
+        }
     }
 
     fn deliver(&self) {
@@ -585,6 +659,55 @@ impl Runtime {
                 self.check_supervisor(&core);
             }
             self.deliver();
+        }
+    }
+}
+
+/// Adopts the nodes an earlier agent left running (`adopt_nodes`): the
+/// engine takes the configuration that agent saved, with its local nodes
+/// RUNNING, and the process supervisor the processes it found for them.
+/// Returns whether it did; what it did goes to `log`.
+fn adopt(
+    engine: &mut Engine,
+    process: &mut ProcessSupervisor,
+    saved: Option<crate::model::Configuration>,
+    log: &mut Vec<(LogLevel, String)>,
+) -> bool {
+    let Some(config) = saved else {
+        return false;
+    };
+    let id = config.id.clone();
+    let Some(pids) = process.adoptable() else {
+        log.push((
+            LogLevel::Warning,
+            format!(
+                "adopting no nodes: not every node of configuration {id} on this instance \
+                 still runs; any that do are stopped"
+            ),
+        ));
+        return false;
+    };
+    match engine.adopt_running(config, &pids) {
+        Ok(configs) => {
+            let adopted = process.adopt(configs, Time::ZERO);
+            let nodes: Vec<String> = adopted
+                .iter()
+                .map(|n| format!("{n} (pid {})", pids.get(n).copied().unwrap_or_default()))
+                .collect();
+            log.push((
+                LogLevel::Info,
+                format!(
+                    "adopted configuration {id} and its running nodes: {}; their output is not \
+                     captured",
+                    nodes.join(", ")
+                ),
+            ));
+            true
+        }
+        Err(reason) => {
+            process.adopt(Vec::new(), Time::ZERO);
+            log.push((LogLevel::Warning, format!("adopting no nodes: {reason}")));
+            false
         }
     }
 }
