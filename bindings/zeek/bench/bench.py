@@ -463,6 +463,8 @@ def main():
     ap.add_argument("--smoke", action="store_true",
                     help="runs=1, the 4-node deploy and teardown only (for CI)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directories")
+    ap.add_argument("--raw", action="store_true",
+                    help="also print every run's value of every row, not only the medians")
     args = ap.parse_args()
     if args.smoke:
         args.runs = 1
@@ -493,6 +495,11 @@ def main():
             c.stop()
     print(f"runs: {args.runs}; zeek: {zeek}; zeek-client: {client}; {os.cpu_count()} CPUs")
     print(table(res, kinds))
+    if args.raw:
+        for row in res.order:
+            for k in kinds:
+                vals = res.rows[row].get(k) or []
+                print(f"{row} [{k}]: " + ", ".join(fmt(v) for v in vals))
     return status
 
 
