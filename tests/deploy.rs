@@ -4,7 +4,7 @@
 
 use test_support::harness::*;
 use zeek_mgmt_agent::engine::{Channel, MANAGEMENT_NODE_SCRIPT};
-use zeek_mgmt_agent::model::{ClusterRole, Configuration, Port, ResultData, State};
+use zeek_mgmt_agent::model::{ClusterRole, Configuration, NodeOutputs, Port, ResultData, State};
 use zeek_mgmt_agent::supervisor::Report;
 use zeek_mgmt_agent::wire::{Dialect, Encoding, Event};
 
@@ -772,19 +772,48 @@ fn node_changes(h: &Harness, node: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Deploys `mini` as r1 and lets every node but worker-01 check in, stage
+/// by stage: worker-01 is left PENDING.
+fn deploy_mini_all_but_worker_01(h: &mut Harness, dialect: Dialect) {
+    let config = mini("c1");
+    h.send(deploy_event(dialect, "r1", &config, false));
+    for stage in [&["logger-01"][..], &["manager"], &["worker-02"]] {
+        h.run_supervisor();
+        for n in stage {
+            h.hello(n);
+        }
+    }
+}
+
+/// The answer to r1 fails worker-01 alone, with `message` and its outputs
+/// (no "request timed out" among the results).
+fn assert_only_worker_01_failed(h: &Harness, answer: &Sent, message: String, out: NodeOutputs) {
+    let rs = results(&answer.event);
+    assert_eq!(
+        summary(rs),
+        vec![
+            (Some("logger-01".into()), true, None),
+            (Some("manager".into()), true, None),
+            (Some("worker-01".into()), false, Some(message)),
+            (Some("worker-02".into()), true, None),
+        ],
+        "{}: no 'request timed out' among them",
+        h.label()
+    );
+    assert_eq!(
+        rs[2].data,
+        Some(ResultData::NodeOutputs(out)),
+        "{}",
+        h.label()
+    );
+}
+
 #[test]
 fn a_deploy_whose_node_dies_before_ready_is_answered_at_once_with_its_stderr_not_at_the_timeout() {
     for (dialect, encoding, sup) in process_variants() {
         let mut h = Harness::new(dialect, encoding, sup);
         h.advance(1000);
-        let config = mini("c1");
-        h.send(deploy_event(dialect, "r1", &config, false));
-        for stage in [&["logger-01"][..], &["manager"], &["worker-02"]] {
-            h.run_supervisor();
-            for n in stage {
-                h.hello(n);
-            }
-        }
+        deploy_mini_all_but_worker_01(&mut h, dialect);
         assert!(
             h.response("r1").is_none(),
             "{}: worker-01 pending",
@@ -794,28 +823,11 @@ fn a_deploy_whose_node_dies_before_ready_is_answered_at_once_with_its_stderr_not
         h.deliver(crashed("worker-01", stderr));
         let answer = h.response("r1").expect("answered on the death, not later");
         assert_eq!(h.now.as_millis(), 1000, "{}", h.label());
-        let rs = results(&answer.event);
         let message = format!(
             "node worker-01 exited before it became ready (exit status 1); \
              last stderr lines:\n{stderr}"
         );
-        assert_eq!(
-            summary(rs),
-            vec![
-                (Some("logger-01".into()), true, None),
-                (Some("manager".into()), true, None),
-                (Some("worker-01".into()), false, Some(message)),
-                (Some("worker-02".into()), true, None),
-            ],
-            "{}: no 'request timed out' among them",
-            h.label()
-        );
-        assert_eq!(
-            rs[2].data,
-            Some(ResultData::NodeOutputs(outputs("starting", stderr))),
-            "{}",
-            h.label()
-        );
+        assert_only_worker_01_failed(&h, &answer, message, outputs("starting", stderr));
         assert!(h.engine.state().pending_requests.is_empty());
         assert!(h.notifications().iter().any(|e| matches!(e, Event::NotifyLog { msg, .. }
             if msg == "node worker-01 crashed before it became ready (exit status 1); it will be restarted")));
@@ -987,14 +999,7 @@ fn in_host_mode_an_exit_report_before_the_hello_is_only_output() {
     for (dialect, encoding, _) in variants().into_iter().filter(|v| v.2 == Sup::Host) {
         let mut h = Harness::new(dialect, encoding, Sup::Host);
         h.supervisor_peers();
-        let config = mini("c1");
-        h.send(deploy_event(dialect, "r1", &config, false));
-        for stage in [&["logger-01"][..], &["manager"], &["worker-02"]] {
-            h.run_supervisor();
-            for n in stage {
-                h.hello(n);
-            }
-        }
+        deploy_mini_all_but_worker_01(&mut h, dialect);
         h.deliver(Report::NodeOutput {
             node: "worker-01".into(),
             outputs: outputs("", "the output of an earlier life"),
@@ -1015,14 +1020,7 @@ fn in_host_mode_an_exit_report_after_the_first_revival_delay_fails_the_deploy_at
         let mut h = Harness::new(dialect, encoding, Sup::Host);
         h.supervisor_peers();
         h.advance(1000);
-        let config = mini("c1");
-        h.send(deploy_event(dialect, "r1", &config, false));
-        for stage in [&["logger-01"][..], &["manager"], &["worker-02"]] {
-            h.run_supervisor();
-            for n in stage {
-                h.hello(n);
-            }
-        }
+        deploy_mini_all_but_worker_01(&mut h, dialect);
         let stderr = "fatal error: can't find no-such-script";
         // 499 ms after the create was answered: still an earlier life's.
         h.advance(499);
@@ -1038,28 +1036,11 @@ fn in_host_mode_an_exit_report_after_the_first_revival_delay_fails_the_deploy_at
         });
         let answer = h.response("r1").expect("answered on the exit report");
         assert_eq!(h.now.as_millis(), 1500, "{}", h.label());
-        let rs = results(&answer.event);
         let message = format!(
             "node worker-01 exited before it became ready (Zeek's Supervisor restarted it); \
              last stderr lines:\n{stderr}"
         );
-        assert_eq!(
-            summary(rs),
-            vec![
-                (Some("logger-01".into()), true, None),
-                (Some("manager".into()), true, None),
-                (Some("worker-01".into()), false, Some(message)),
-                (Some("worker-02".into()), true, None),
-            ],
-            "{}",
-            h.label()
-        );
-        assert_eq!(
-            rs[2].data,
-            Some(ResultData::NodeOutputs(outputs("", stderr))),
-            "{}",
-            h.label()
-        );
+        assert_only_worker_01_failed(&h, &answer, message, outputs("", stderr));
         assert!(h.engine.state().pending_requests.is_empty());
         // Revived, the node checks in: RUNNING, and nothing is answered
         // twice (`response` asserts there is one).
