@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from zeekproc import alive, descendants, free_port  # noqa: E402
+import zeekproc  # noqa: E402
+from zeekproc import alive, descendants, free_port, stop_sessions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent.parent
@@ -201,43 +202,13 @@ class Cluster:
 
     def stop(self):
         self.note_pids()
-        for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 10
-        for p in self.procs:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-        for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        for pid in self.pids:
-            if alive(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        stop_sessions(self.procs, self.pids, grace=10)
         return [pid for pid in self.pids if alive(pid)]
 
 
 def wait_for(what, fn, timeout, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+    # A failed wait is reported and the benchmark goes on.
+    return zeekproc.wait_for(what, fn, timeout, interval, error=RuntimeError)
 
 
 def answer_failures(rc, out):

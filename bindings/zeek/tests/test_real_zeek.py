@@ -29,7 +29,6 @@ times (zeek-client's whole run) are printed with -s.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ MISSING_SCRIPT = "zma-test-no-such-script"
 TIMINGS = {}
 
 from zeekproc import (alive, descendants, find_zeek_bin, find_zeek_client,  # noqa: E402
-                      free_port, listening, proc_table)
+                      free_port, listening, stop_sessions, wait_for)
 
 
 def comm(pid):
@@ -54,17 +53,6 @@ def comm(pid):
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return None
-
-
-def wait_for(what, fn, timeout, interval=0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 def note_time(what, seconds):
@@ -204,33 +192,7 @@ class Cluster:
 
     def stop(self):
         self.note_pids()
-        for p in self.procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 15
-        for p in self.procs:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-        # Zeek's Supervisor stops its nodes when it exits; anything left
-        # after the grace period is killed, group and stragglers.
-        time.sleep(0.5)
-        for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait(timeout=10)
-        for pid in self.pids:
-            if alive(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        stop_sessions(self.procs, self.pids)
 
     def logs(self):
         text = []

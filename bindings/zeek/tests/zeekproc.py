@@ -2,9 +2,12 @@
 side-by-side benchmark (bench/bench.py): finding Zeek and zeek-client,
 free loopback ports, and reading /proc."""
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent.parent
@@ -83,3 +86,51 @@ def alive(pid):
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_for(what, fn, timeout, interval=0.5, error=AssertionError):
+    """fn() until it returns something true (returned), at most `timeout`
+    seconds; then raises `error` naming what was awaited and fn's last value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise error(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def stop_sessions(procs, pids, grace=15):
+    """Stops processes started each in a session of its own: SIGTERM to each
+    process group, up to `grace` seconds for them to exit (Zeek's Supervisor
+    stops its nodes when it exits), then SIGKILL to the groups and to every
+    process of `pids` still alive."""
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    time.sleep(0.5)
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    for pid in pids:
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
